@@ -1,0 +1,69 @@
+//! Macros for [bayesburn](https://docs.rs/bayesburn); use them through the `bayesburn` crate
+//! (`use bayesburn::prelude::*;`), which re-exports them.
+#![warn(missing_docs)]
+
+use proc_macro::TokenStream;
+
+mod bayesian;
+
+/// Derives `bayesburn::Bayesian` for a network built from Bayesian modules.
+///
+/// Put it next to burn's `#[derive(Module)]` on a struct with named fields and mark each field
+/// that holds variational weights with `#[bayesian]`:
+///
+/// ```ignore
+/// use bayesburn::layers::BayesLinear;
+/// use bayesburn::prelude::*;
+/// use burn::prelude::*;
+///
+/// #[derive(Module, Bayesian, Debug)]
+/// pub struct Regressor {
+///     #[bayesian]
+///     hidden: BayesLinear,
+///     #[bayesian]
+///     out: BayesLinear,
+///     activation: burn::nn::Relu,
+/// }
+///
+/// // Generated:
+/// // - `kl()`: the sum of the `#[bayesian]` fields' KL terms (`None` if none of them has one);
+/// // - `with_mode(mode)`: the struct with every `#[bayesian]` field switched to `mode`, the
+/// //   other fields moved unchanged;
+/// // - `collect_posterior_stats(prefix, out)` and so `posterior_stats()`: one entry per
+/// //   variational layer, named by its path (`hidden`, `out`, `blocks.0`, ...).
+///
+/// fn report(model: Regressor) {
+///     let kl = model.kl().expect("BayesLinear has a KL term");
+///     for layer in model.posterior_stats() {
+///         println!("{}: {} weights, mean SNR {:.2}", layer.name, layer.n_weights, layer.mean_snr);
+///     }
+///     let deterministic = model.with_mode(Mode::Mean);
+/// }
+/// ```
+///
+/// # The `#[bayesian]` attribute
+///
+/// - It takes no arguments: write `#[bayesian]`, alone, on a field.
+/// - The field's type must implement `Bayesian`: a bayesburn layer (`BayesLinear`,
+///   `BayesConv2d`, `McDropout`), a struct that derives `Bayesian`, or a `Vec` or `Option` of
+///   those. `Vec` elements are named by index (`blocks.0`, `blocks.1`); a `None` contributes
+///   no KL and no statistics.
+/// - Fields without it are deterministic and left alone: this is how a network is made
+///   partially Bayesian (for instance only its last layer).
+///
+/// Generic structs work; a where-clause `FieldType: Bayesian` is added for each `#[bayesian]`
+/// field whose type mentions a generic parameter.
+///
+/// # Compile errors
+///
+/// Each error points at the offending code and says what to do: the derive on an enum, a union,
+/// a tuple or unit struct; a struct without any `#[bayesian]` field; `#[bayesian(..)]` with
+/// arguments; `#[bayesian]` on a field whose type does not implement `Bayesian`.
+///
+/// The generated code names `::bayesburn` (and burn as `::bayesburn::burn`), so the crate must
+/// depend on `bayesburn` under that name.
+#[proc_macro_derive(Bayesian, attributes(bayesian))]
+pub fn derive_bayesian(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    bayesian::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+}

@@ -1,0 +1,124 @@
+//! The [`Bayesian`] trait: what a module with variational weights offers, and what
+//! `#[derive(Bayesian)]` generates for a network built from such modules.
+
+use burn::prelude::*;
+
+/// How a stochastic module behaves on the next forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Mode {
+    /// Fresh noise on every call: a new weight sample (Bayes-by-backprop, Flipout, local
+    /// reparameterization) or a new dropout mask (MC dropout).
+    #[default]
+    Sample,
+    /// The posterior mean: deterministic weights, dropout off.
+    Mean,
+}
+
+/// Summary of one layer's variational posterior, from [`Bayesian::posterior_stats`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LayerStats {
+    /// Path of the layer in the network, e.g. `hidden` or `blocks.2.conv`.
+    pub name: String,
+    /// Number of variational weights (weights and biases).
+    pub n_weights: usize,
+    /// Mean over weights of the signal-to-noise ratio `|mu| / sigma`.
+    pub mean_snr: f64,
+    /// Share of weights whose posterior is within 5 % of the prior (both the mean within
+    /// 5 % of the prior scale from the prior mean and sigma within 5 % of the prior scale):
+    /// weights the data did not move, "collapsed to the prior".
+    pub prior_share: f64,
+    /// KL divergence of this layer's posterior from its prior (exact sum over weights; a
+    /// one-sample Monte-Carlo estimate for priors without a closed form).
+    pub kl: f64,
+}
+
+/// A module whose weights (some of them) are distributions.
+///
+/// Implemented by the variational layers ([`BayesLinear`](crate::layers::BayesLinear),
+/// [`BayesConv2d`](crate::layers::BayesConv2d), [`McDropout`](crate::layers::McDropout)), by
+/// `Vec<T>` and `Option<T>` of them, and by any struct that derives it:
+///
+/// ```ignore
+/// #[derive(Module, Bayesian, Debug)]
+/// pub struct Regressor {
+///     #[bayesian] hidden: BayesLinear,
+///     #[bayesian] out: BayesLinear,
+///     activation: Relu,
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Bayesian module",
+    label = "`#[bayesian]` needs a field whose type implements `bayesburn::Bayesian`",
+    note = "use a bayesburn layer (BayesLinear, BayesConv2d, McDropout), a struct that derives `Bayesian`, or a `Vec`/`Option` of those; remove `#[bayesian]` from deterministic fields"
+)]
+pub trait Bayesian: Sized {
+    /// KL divergence of the variational posterior from the prior, summed exactly over every
+    /// variational parameter (never a mean), shape `[1]`. `None` when the module has no
+    /// variational weights (e.g. only MC dropout).
+    fn kl(&self) -> Option<Tensor<1>>;
+
+    /// Returns the module with every stochastic part switched to `mode`.
+    fn with_mode(self, mode: Mode) -> Self;
+
+    /// Appends one [`LayerStats`] per variational layer, names prefixed with `prefix`.
+    fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>);
+
+    /// One [`LayerStats`] per variational layer.
+    fn posterior_stats(&self) -> Vec<LayerStats> {
+        let mut out = Vec::new();
+        self.collect_posterior_stats("", &mut out);
+        out
+    }
+}
+
+/// Joins a path prefix and a field name with a dot.
+pub fn join_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else if name.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Adds two optional KL terms.
+pub fn add_kl(a: Option<Tensor<1>>, b: Option<Tensor<1>>) -> Option<Tensor<1>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+impl<T: Bayesian> Bayesian for Vec<T> {
+    fn kl(&self) -> Option<Tensor<1>> {
+        self.iter().fold(None, |acc, m| add_kl(acc, m.kl()))
+    }
+
+    fn with_mode(self, mode: Mode) -> Self {
+        self.into_iter().map(|m| m.with_mode(mode)).collect()
+    }
+
+    fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
+        for (i, m) in self.iter().enumerate() {
+            m.collect_posterior_stats(&join_path(prefix, &i.to_string()), out);
+        }
+    }
+}
+
+impl<T: Bayesian> Bayesian for Option<T> {
+    fn kl(&self) -> Option<Tensor<1>> {
+        self.as_ref().and_then(|m| m.kl())
+    }
+
+    fn with_mode(self, mode: Mode) -> Self {
+        self.map(|m| m.with_mode(mode))
+    }
+
+    fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
+        if let Some(m) = self {
+            m.collect_posterior_stats(prefix, out);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The crate's error type.
+//!
+//! Every failure a user can cause is a variant of [`Error`](enum@Error), and its message names the field,
+//! the value that was given and what to do instead, e.g.
+//! `BayesLinearConfig: prior_sigma must be > 0 (a standard deviation), got -1; use a positive value such as 1.0`.
+
+use thiserror::Error;
+
+/// Result alias used throughout bayesburn.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in bayesburn because of what the caller passed in.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration or distribution parameter is outside its valid range.
+    #[error("{context}: {field} must be {requirement}, got {value}; {fix}")]
+    InvalidParameter {
+        /// The config or type whose field is wrong (e.g. `BayesLinearConfig`).
+        context: &'static str,
+        /// The field or argument name (e.g. `prior_sigma`).
+        field: &'static str,
+        /// The value that was given, formatted.
+        value: String,
+        /// What a valid value looks like (e.g. `> 0`).
+        requirement: &'static str,
+        /// How to fix it.
+        fix: &'static str,
+    },
+    /// A tensor has the wrong rank or shape.
+    #[error("{context}: {field} must have shape {expected}, got {got}; {fix}")]
+    ShapeMismatch {
+        /// The operation that received the tensor.
+        context: &'static str,
+        /// The argument name.
+        field: &'static str,
+        /// The expected shape, e.g. `[S, N, 3]`.
+        expected: String,
+        /// The shape that was given.
+        got: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
+    /// A loss term became NaN or infinite during training.
+    #[error(
+        "training stopped at step {step}: the {term} term is {value} (not finite); \
+         lower the learning rate, check the data for NaN/inf, or initialise rho higher"
+    )]
+    NonFinite {
+        /// Optimisation step (0-based) at which the term went non-finite.
+        step: usize,
+        /// Which term: `nll`, `kl` or `loss`.
+        term: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn invalid(
+        context: &'static str,
+        field: &'static str,
+        value: impl std::fmt::Display,
+        requirement: &'static str,
+        fix: &'static str,
+    ) -> Self {
+        Error::InvalidParameter { context, field, value: value.to_string(), requirement, fix }
+    }
+
+    /// Shorthand for [`Error::ShapeMismatch`].
+    pub fn shape(
+        context: &'static str,
+        field: &'static str,
+        expected: impl std::fmt::Display,
+        got: &[usize],
+        fix: &'static str,
+    ) -> Self {
+        Error::ShapeMismatch { context, field, expected: expected.to_string(), got: format!("{got:?}"), fix }
+    }
+}
+
+/// Checks `value > 0` and finite, else an [`Error::InvalidParameter`].
+pub(crate) fn check_positive(context: &'static str, field: &'static str, value: f64, fix: &'static str) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(context, field, value, "> 0 and finite", fix))
+    }
+}
+
+/// Checks `value >= 1` (a count), else an [`Error::InvalidParameter`].
+pub(crate) fn check_nonzero(context: &'static str, field: &'static str, value: usize, fix: &'static str) -> Result<()> {
+    if value >= 1 {
+        Ok(())
+    } else {
+        Err(Error::invalid(context, field, value, ">= 1", fix))
+    }
+}

@@ -1,0 +1,151 @@
+//! Reproducible noise: every random draw bayesburn makes comes from here.
+//!
+//! burn keeps one global random stream per backend, so two tests seeding and sampling on
+//! parallel threads consume each other's numbers. bayesburn therefore draws all of its noise
+//! (weight perturbations, Flipout signs, dropout masks, distribution samples) from a
+//! **per-thread** seeded generator and uploads it to the tensor's device. Seeding is then a
+//! property of the calling thread, not of test scheduling:
+//!
+//! ```
+//! use bayesburn::noise;
+//! use burn::prelude::*;
+//! let device = Device::flex();
+//! let a: Tensor<2> = noise::with_seed(7, || noise::normal([2, 3], &device));
+//! let b: Tensor<2> = noise::with_seed(7, || noise::normal([2, 3], &device));
+//! a.into_data().assert_eq(&b.into_data(), true);
+//! ```
+//!
+//! A thread that was never seeded starts from operating-system entropy.
+
+use std::cell::RefCell;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution as _, StandardNormal};
+
+thread_local! {
+    static RNG: RefCell<Option<StdRng>> = const { RefCell::new(None) };
+}
+
+/// Seeds the calling thread's noise source. Every later draw on this thread is determined by
+/// `seed` and the sequence of calls.
+pub fn seed(seed: u64) {
+    RNG.with(|r| *r.borrow_mut() = Some(StdRng::seed_from_u64(seed)));
+}
+
+/// Runs `f` with the calling thread's noise source seeded with `seed`, then restores the
+/// previous state of the source (so a seeded block does not disturb the surrounding stream).
+pub fn with_seed<R>(seed: u64, f: impl FnOnce() -> R) -> R {
+    let previous = RNG.with(|r| r.borrow_mut().replace(StdRng::seed_from_u64(seed)));
+    let out = f();
+    RNG.with(|r| *r.borrow_mut() = previous);
+    out
+}
+
+/// Gives `f` the calling thread's generator (seeded from entropy on first use).
+pub fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
+    RNG.with(|r| {
+        let mut guard = r.borrow_mut();
+        let rng = guard.get_or_insert_with(|| StdRng::from_rng(&mut rand::rng()));
+        f(rng)
+    })
+}
+
+/// Draws a `u64` from the thread's source, e.g. to seed another thread or an ensemble member.
+pub fn next_seed() -> u64 {
+    with_rng(|rng| rng.random::<u64>())
+}
+
+// Noise is always drawn in f32 and converted to the device's float type by `from_data`: the
+// same seed then gives the same numbers on a plain device and on its autodiff twin, whatever
+// precision either reports, and f32 resolution is ample for Monte-Carlo noise.
+
+/// Builds a float tensor of `shape` on `device` from values produced by `draw`.
+fn fill<const D: usize>(shape: [usize; D], device: &Device, mut draw: impl FnMut(&mut StdRng) -> f32) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let data = with_rng(|rng| TensorData::new((0..n).map(|_| draw(rng)).collect::<Vec<f32>>(), shape));
+    Tensor::from_data(data, device)
+}
+
+/// Standard normal noise `N(0, 1)` of the given shape.
+pub fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let data = with_rng(|rng| {
+        let v: Vec<f32> = StandardNormal.sample_iter(&mut *rng).take(n).collect();
+        TensorData::new(v, shape)
+    });
+    Tensor::from_data(data, device)
+}
+
+/// Uniform noise on `[low, high)`.
+pub fn uniform<const D: usize>(shape: [usize; D], low: f64, high: f64, device: &Device) -> Tensor<D> {
+    fill(shape, device, |rng| (low + (high - low) * rng.random::<f64>()) as f32)
+}
+
+/// Rademacher signs: `+1` or `-1` with probability 1/2 each.
+pub fn rademacher<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    // 64 signs per random word.
+    let data = with_rng(|rng| {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let bits: u64 = rng.random();
+            for k in 0..64.min(n - out.len()) {
+                out.push(if (bits >> k) & 1 == 1 { 1.0f32 } else { -1.0f32 });
+            }
+        }
+        TensorData::new(out, shape)
+    });
+    Tensor::from_data(data, device)
+}
+
+/// Bernoulli noise: `1` with probability `p`, else `0`.
+pub fn bernoulli<const D: usize>(shape: [usize; D], p: f64, device: &Device) -> Tensor<D> {
+    fill(shape, device, |rng| if rng.random::<f64>() < p { 1.0 } else { 0.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_numbers_on_parallel_threads() {
+        let run = || {
+            let device = Device::flex();
+            with_seed(11, || to_vec(normal([64], &device)))
+        };
+        let handles: Vec<_> = (0..4).map(|_| std::thread::spawn(run)).collect();
+        let first = run();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), first);
+        }
+    }
+
+    #[test]
+    fn rademacher_is_plus_minus_one() {
+        let device = Device::flex();
+        let v = with_seed(3, || to_vec(rademacher([1000], &device)));
+        assert!(v.iter().all(|&s| s == 1.0 || s == -1.0));
+        let plus = v.iter().filter(|&&s| s == 1.0).count() as f64;
+        // Binomial(1000, 1/2): sd = 15.8; 4 sd.
+        assert!((plus - 500.0).abs() < 4.0 * 15.82, "plus = {plus}");
+    }
+
+    #[test]
+    fn with_seed_restores_previous_stream() {
+        let device = Device::flex();
+        seed(5);
+        let a1 = to_vec(normal([4], &device));
+        seed(5);
+        let _ = to_vec(normal::<1>([0], &device));
+        let _inner = with_seed(99, || to_vec(normal([4], &device)));
+        let b1 = to_vec(normal([4], &device));
+        assert_eq!(a1, b1);
+    }
+}
