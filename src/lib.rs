@@ -10,6 +10,9 @@
 //!   `BayesConv2d`, `McDropout`.
 //! - [`Bayesian`] and `#[derive(Bayesian)]`: KL, modes and posterior statistics of a network.
 //! - [`objective`]: the ELBO (dataset-size aware) and KL schedules.
+//! - [`predict`]: predictive summaries over the sample axis (aleatoric / epistemic split).
+//! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS, AUROC, refusing to predict.
+//! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`noise`]: reproducible, per-thread seeded randomness.
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard.
 //!
@@ -17,15 +20,20 @@
 //! - `flex` (default): burn's pure-Rust CPU backend, `Device::flex()`.
 //! - `ndarray`: burn's (deprecated) ndarray CPU backend, `Device::ndarray()`.
 //! - `cuda`: burn's CUDA backend, `Device::cuda(0)`.
+//! - `plot` (default): figures with plotters (`bayesburn::plot`), PNG or SVG, no system fonts.
 #![warn(missing_docs)]
 
 pub mod bayesian;
 pub mod device;
 pub mod dist;
+pub mod ensemble;
 pub mod error;
 pub mod layers;
+pub mod metrics;
 pub mod noise;
 pub mod objective;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod posterior;
 pub mod predict;
 pub mod train;

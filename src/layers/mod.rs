@@ -5,6 +5,7 @@
 //!   [`Estimator::LocalReparameterization`].
 //! - [`BayesConv2d`]: the same for 2-D convolutions.
 //! - [`McDropout`]: dropout that samples masks at prediction time too.
+//! - [`GaussianHead`], [`ClassificationHead`]: heteroscedastic heads that predict their noise.
 //!
 //! Every layer keeps dimension 0 as the Monte-Carlo sample axis `S`: `[S, N, ...]` in,
 //! `[S, N, ...]` out, with the S posterior samples drawn in one batched call. Expand a
@@ -16,10 +17,12 @@
 mod conv2d;
 mod dropout;
 mod estimator;
+mod heads;
 mod linear;
 mod stats;
 
 pub use conv2d::{BayesConv2d, BayesConv2dConfig};
 pub use dropout::{McDropout, McDropoutConfig};
 pub use estimator::Estimator;
+pub use heads::*;
 pub use linear::{BayesLinear, BayesLinearConfig};

@@ -1,9 +1,11 @@
 //! Training objectives: the ELBO, its KL schedules and likelihood terms.
 
 mod elbo;
+mod heteroscedastic;
 mod nll;
 mod schedule;
 
 pub use elbo::{Elbo, ElboConfig, ElboTerms};
+pub use heteroscedastic::*;
 pub use nll::gaussian_nll;
 pub use schedule::KlSchedule;

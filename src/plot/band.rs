@@ -54,16 +54,7 @@ impl ConfidenceBand {
         epistemic_sd: Vec<f64>,
     ) -> Self {
         let axis_labels = (String::from("x"), String::from("y"));
-        Self {
-            title: title.into(),
-            x,
-            mean,
-            total_sd,
-            epistemic_sd,
-            training: None,
-            truth: None,
-            axis_labels,
-        }
+        Self { title: title.into(), x, mean, total_sd, epistemic_sd, training: None, truth: None, axis_labels }
     }
 
     /// Adds training points, drawn as dots.
@@ -91,20 +82,10 @@ impl ConfidenceBand {
         const FIX: &str = "pass one value per entry of x";
         let n = self.x.len();
         if n == 0 {
-            return Err(Error::invalid(
-                C,
-                "x",
-                "an empty vector",
-                "non-empty",
-                "pass at least one input",
-            ));
+            return Err(Error::invalid(C, "x", "an empty vector", "non-empty", "pass at least one input"));
         }
         let expected = format!("[{n}] (the length of x)");
-        for (field, v) in [
-            ("mean", &self.mean),
-            ("total_sd", &self.total_sd),
-            ("epistemic_sd", &self.epistemic_sd),
-        ] {
+        for (field, v) in [("mean", &self.mean), ("total_sd", &self.total_sd), ("epistemic_sd", &self.epistemic_sd)] {
             if v.len() != n {
                 return Err(Error::shape(C, field, &expected, &[v.len()], FIX));
             }
@@ -145,11 +126,7 @@ impl ConfidenceBand {
         self.validate()?;
         ensure_font()?;
         let (xr, yr) = self.extent();
-        self.draw_in(
-            area,
-            padded("ConfidenceBand", xr, 0.02)?,
-            padded("ConfidenceBand", yr, 0.06)?,
-        )
+        self.draw_in(area, padded("ConfidenceBand", xr, 0.02)?, padded("ConfidenceBand", yr, 0.06)?)
     }
 
     /// `(min, max)` of x and of every y drawn. Call after `validate`.
@@ -179,12 +156,12 @@ impl ConfidenceBand {
         (y0, y1): (f64, f64),
     ) -> Result<()> {
         let mut legend = vec![
-            (Swatch::Line(MEAN_LINE, false), "mean"),
+            (Swatch::Line(MEAN_LINE), "mean"),
             (Swatch::Fill(TOTAL_BAND.to_rgba()), "±2 sd total"),
             (Swatch::Fill(EPISTEMIC_BAND.to_rgba()), "±2 sd epistemic"),
         ];
         if self.truth.is_some() {
-            legend.push((Swatch::Line(TRUTH_LINE, true), "true function"));
+            legend.push((Swatch::Dashed(TRUTH_LINE), "true function"));
         }
         if self.training.is_some() {
             legend.push((Swatch::Dot(BLACK), "training data"));
@@ -215,19 +192,13 @@ impl ConfidenceBand {
             let upper = order.iter().map(|&i| (self.x[i], self.mean[i] + 2.0 * sd[i]));
             let lower = order.iter().rev().map(|&i| (self.x[i], self.mean[i] - 2.0 * sd[i]));
             let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
-            chart
-                .draw_series(std::iter::once(Polygon::new(outline, color.filled())))
-                .map_err(draw_err)?;
+            chart.draw_series(std::iter::once(Polygon::new(outline, color.filled()))).map_err(draw_err)?;
         }
         let line = |ys: &[f64]| order.iter().map(|&i| (self.x[i], ys[i])).collect::<Vec<_>>();
-        chart
-            .draw_series(LineSeries::new(line(&self.mean), MEAN_LINE.stroke_width(2)))
-            .map_err(draw_err)?;
+        chart.draw_series(LineSeries::new(line(&self.mean), MEAN_LINE.stroke_width(2))).map_err(draw_err)?;
         if let Some(truth) = &self.truth {
             let style = TRUTH_LINE.stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(line(truth), 8, 5, style))
-                .map_err(draw_err)?;
+            chart.draw_series(DashedLineSeries::new(line(truth), 8, 5, style)).map_err(draw_err)?;
         }
         if let Some((tx, ty)) = &self.training {
             let dots = tx.iter().zip(ty).map(|(&x, &y)| Circle::new((x, y), 3, BLACK.filled()));
@@ -253,12 +224,7 @@ pub struct PanelLayout {
 impl Default for PanelLayout {
     /// One row of 480 × 360 panels on a shared y axis.
     fn default() -> Self {
-        Self {
-            columns: None,
-            panel_width: 480,
-            panel_height: 360,
-            share_y: true,
-        }
+        Self { columns: None, panel_width: 480, panel_height: 360, share_y: true }
     }
 }
 
@@ -270,19 +236,12 @@ impl PanelLayout {
 
     /// `columns` panels per row, as many rows as needed.
     pub fn grid(columns: usize) -> Self {
-        Self {
-            columns: Some(columns),
-            ..Self::default()
-        }
+        Self { columns: Some(columns), ..Self::default() }
     }
 
     /// Sets the size of one panel in pixels.
     pub fn with_panel_size(self, width: u32, height: u32) -> Self {
-        Self {
-            panel_width: width,
-            panel_height: height,
-            ..self
-        }
+        Self { panel_width: width, panel_height: height, ..self }
     }
 
     /// Sets whether panels share one y range.
@@ -303,23 +262,11 @@ impl PanelLayout {
 pub fn save_bands(path: impl AsRef<Path>, panels: &[ConfidenceBand], layout: PanelLayout) -> Result<()> {
     const C: &str = "save_bands";
     if panels.is_empty() {
-        return Err(Error::invalid(
-            C,
-            "panels",
-            "an empty slice",
-            "non-empty",
-            "pass at least one ConfidenceBand",
-        ));
+        return Err(Error::invalid(C, "panels", "an empty slice", "non-empty", "pass at least one ConfidenceBand"));
     }
     let columns = layout.columns.unwrap_or(panels.len());
     if columns == 0 {
-        return Err(Error::invalid(
-            C,
-            "layout.columns",
-            0,
-            ">= 1",
-            "use PanelLayout::row() or grid(n) with n >= 1",
-        ));
+        return Err(Error::invalid(C, "layout.columns", 0, ">= 1", "use PanelLayout::row() or grid(n) with n >= 1"));
     }
     let columns = columns.min(panels.len());
     let rows = panels.len().div_ceil(columns);
@@ -339,10 +286,7 @@ pub fn save_bands(path: impl AsRef<Path>, panels: &[ConfidenceBand], layout: Pan
     }
     let width = u64::from(layout.panel_width) * columns as u64;
     let height = u64::from(layout.panel_height) * rows as u64;
-    let size = (
-        u32::try_from(width).unwrap_or(u32::MAX),
-        u32::try_from(height).unwrap_or(u32::MAX),
-    );
+    let size = (u32::try_from(width).unwrap_or(u32::MAX), u32::try_from(height).unwrap_or(u32::MAX));
     check_size(C, size)?;
     for panel in panels {
         panel.validate()?;
@@ -350,13 +294,7 @@ pub fn save_bands(path: impl AsRef<Path>, panels: &[ConfidenceBand], layout: Pan
     let extents: Vec<_> = panels.iter().map(ConfidenceBand::extent).collect();
     let x = padded(C, extents.iter().map(|e| e.0).fold(EMPTY, merge), 0.02)?;
     let shared_y = padded(C, extents.iter().map(|e| e.1).fold(EMPTY, merge), 0.06)?;
-    let figure = Bands {
-        panels,
-        extents,
-        x,
-        shared_y: layout.share_y.then_some(shared_y),
-        grid: (rows, columns),
-    };
+    let figure = Bands { panels, extents, x, shared_y: layout.share_y.then_some(shared_y), grid: (rows, columns) };
     save_figure(path.as_ref(), size, C, &figure)
 }
 

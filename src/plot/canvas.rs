@@ -23,10 +23,12 @@ pub(super) const TITLE_SIZE: f64 = 18.0;
 pub(super) const LABEL_SIZE: f64 = 13.0;
 pub(super) const GRID: RGBColor = RGBColor(225, 225, 225);
 
+/// The marker drawn before a legend entry's label.
 #[derive(Clone, Copy)]
 pub(super) enum Swatch {
     Fill(RGBAColor),
-    Line(RGBColor, bool),
+    Line(RGBColor),
+    Dashed(RGBColor),
     Dot(RGBColor),
 }
 
@@ -45,20 +47,20 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
     let style = TextStyle::from((FONT, LABEL_SIZE).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     let (width, height) = area.dim_in_pixel();
     let usable = width as i32 - 16;
-    let mut rows: Vec<Vec<(Swatch, &str, i32)>> = vec![Vec::new()];
+    let mut rows: Vec<Vec<(Swatch, &str, i32)>> = Vec::new();
+    let mut row = Vec::new();
     let mut row_width = 0;
     for &(swatch, label) in entries {
         let text = area.estimate_text_size(label, &style).map_err(draw_err)?.0 as i32;
         let w = SWATCH + 5 + text;
-        let last = rows.last_mut().expect("rows starts non-empty");
-        if !last.is_empty() && row_width + GAP + w > usable {
-            rows.push(vec![(swatch, label, w)]);
-            row_width = w;
-        } else {
-            row_width += if last.is_empty() { w } else { GAP + w };
-            last.push((swatch, label, w));
+        if !row.is_empty() && row_width + GAP + w > usable {
+            rows.push(std::mem::take(&mut row));
+            row_width = 0;
         }
+        row_width += if row.is_empty() { w } else { GAP + w };
+        row.push((swatch, label, w));
     }
+    rows.push(row);
     let strip = ROW * rows.len() as i32 + 6;
     let (plot, legend) = area.split_vertically((height as i32 - strip).max(0));
     for (r, row) in rows.iter().enumerate() {
@@ -69,8 +71,8 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
             let (sx0, sx1) = (x, x + SWATCH);
             match swatch {
                 Swatch::Fill(c) => legend.draw(&Rectangle::new([(sx0, y - 6), (sx1, y + 6)], c.filled())),
-                Swatch::Line(c, false) => legend.draw(&PathElement::new([(sx0, y), (sx1, y)], c.stroke_width(2))),
-                Swatch::Line(c, true) => legend
+                Swatch::Line(c) => legend.draw(&PathElement::new([(sx0, y), (sx1, y)], c.stroke_width(2))),
+                Swatch::Dashed(c) => legend
                     .draw(&PathElement::new([(sx0, y), (sx0 + 8, y)], c.stroke_width(2)))
                     .and_then(|_| legend.draw(&PathElement::new([(sx0 + 13, y), (sx1, y)], c.stroke_width(2)))),
                 Swatch::Dot(c) => legend.draw(&Circle::new(((sx0 + sx1) / 2, y), 4, c.filled())),
@@ -94,12 +96,7 @@ enum Format {
 }
 
 fn format_of(context: &'static str, path: &Path) -> Result<Format> {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("png") => Ok(Format::Png),
         Some("svg") => Ok(Format::Svg),
         _ => Err(Error::invalid(
@@ -132,10 +129,7 @@ pub(super) fn save_figure<F: Figure>(path: &Path, size: (u32, u32), context: &'s
     ensure_font()?;
     let shown = path.display().to_string();
     let at_path = |e: Error| match e {
-        Error::Io { message, .. } => Error::Io {
-            path: shown.clone(),
-            message,
-        },
+        Error::Io { message, .. } => Error::Io { path: shown.clone(), message },
         other => other,
     };
     match format {
@@ -147,10 +141,7 @@ pub(super) fn save_figure<F: Figure>(path: &Path, size: (u32, u32), context: &'s
                 figure.draw_figure(&root).map_err(at_path)?;
                 root.present().map_err(draw_err).map_err(at_path)?;
             }
-            write_png(path, size, &pixels).map_err(|message| Error::Io {
-                path: shown.clone(),
-                message,
-            })
+            write_png(path, size, &pixels).map_err(|message| Error::Io { path: shown.clone(), message })
         }
         Format::Svg => {
             let mut svg = String::new();
@@ -160,10 +151,7 @@ pub(super) fn save_figure<F: Figure>(path: &Path, size: (u32, u32), context: &'s
                 figure.draw_figure(&root).map_err(at_path)?;
                 root.present().map_err(draw_err).map_err(at_path)?;
             }
-            std::fs::write(path, svg).map_err(|e| Error::Io {
-                path: shown.clone(),
-                message: e.to_string(),
-            })
+            std::fs::write(path, svg).map_err(|e| Error::Io { path: shown.clone(), message: e.to_string() })
         }
     }
 }
@@ -194,10 +182,7 @@ pub(super) fn ensure_font() -> Result<()> {
 }
 
 pub(super) fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
-    Error::Io {
-        path: String::from(AREA),
-        message: format!("drawing failed: {e}"),
-    }
+    Error::Io { path: String::from(AREA), message: format!("drawing failed: {e}") }
 }
 
 pub(super) fn check_finite(context: &'static str, field: &'static str, values: &[f64]) -> Result<()> {
@@ -229,13 +214,7 @@ pub(super) fn check_sd(context: &'static str, field: &'static str, values: &[f64
 
 pub(super) fn check_nonzero_len(context: &'static str, field: &'static str, n: usize) -> Result<()> {
     if n == 0 {
-        return Err(Error::invalid(
-            context,
-            field,
-            0,
-            ">= 1",
-            "use a grid with at least one cell per side",
-        ));
+        return Err(Error::invalid(context, field, 0, ">= 1", "use a grid with at least one cell per side"));
     }
     Ok(())
 }
@@ -244,13 +223,7 @@ pub(super) fn check_increasing(context: &'static str, field: &'static str, (lo, 
     if lo.is_finite() && hi.is_finite() && lo < hi && (hi - lo).is_finite() {
         return Ok(());
     }
-    Err(Error::invalid(
-        context,
-        field,
-        format!("({lo}, {hi})"),
-        "finite with lo < hi",
-        "pass (lower, upper)",
-    ))
+    Err(Error::invalid(context, field, format!("({lo}, {hi})"), "finite with lo < hi", "pass (lower, upper)"))
 }
 
 pub(super) const EMPTY: (f64, f64) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -263,7 +236,8 @@ pub(super) fn merge(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
     (a.0.min(b.0), a.1.max(b.1))
 }
 
-/// Widens `(lo, hi)` by `fraction` of its span on each side; a single value gets a unit span.
+/// Widens `(lo, hi)` by `fraction` of its span on each side; a single value `v` gets the span
+/// `max(1, |v|)` around it.
 pub(super) fn padded(context: &'static str, (lo, hi): (f64, f64), fraction: f64) -> Result<(f64, f64)> {
     let span = hi - lo;
     let range = if span > 0.0 {
@@ -272,15 +246,13 @@ pub(super) fn padded(context: &'static str, (lo, hi): (f64, f64), fraction: f64)
         let half = 0.5 * lo.abs().max(1.0);
         (lo - half, hi + half)
     };
-    check_increasing(context, "axis range", range)
-        .map(|_| range)
-        .map_err(|_| {
-            Error::invalid(
-                context,
-                "values",
-                format!("spanning [{lo}, {hi}]"),
-                "a range whose width is a finite f64",
-                "rescale the data before plotting",
-            )
-        })
+    check_increasing(context, "axis range", range).map(|_| range).map_err(|_| {
+        Error::invalid(
+            context,
+            "values",
+            format!("spanning [{lo}, {hi}]"),
+            "a range whose width is a finite f64",
+            "rescale the data before plotting",
+        )
+    })
 }

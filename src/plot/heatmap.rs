@@ -53,7 +53,8 @@ pub struct ScatterPoint {
 /// optional [`ScatterPoint`]s on top.
 ///
 /// `values` is row-major from the bottom: the cell in column `i` (from `x0`) and row `j`
-/// (from `y0`) is `values[j * nx + i]`.
+/// (from `y0`) is `values[j * nx + i]`. Each cell is one rectangle, so an SVG of a 100 × 100
+/// grid is about 1 MB; prefer PNG for finer grids.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeatMap {
     /// Title.
@@ -70,7 +71,8 @@ pub struct HeatMap {
     pub y_range: (f64, f64),
     /// Points drawn over the map.
     pub points: Vec<ScatterPoint>,
-    /// Values mapped to the ends of the colour map; `None` uses the values' min and max.
+    /// Values mapped to the ends of the colour map (values beyond them get the end colours);
+    /// `None` uses the values' min and max.
     pub value_range: Option<(f64, f64)>,
     /// Caption of the colour bar.
     pub value_label: String,
@@ -135,13 +137,7 @@ impl HeatMap {
         let expected = self.nx.checked_mul(self.ny);
         if expected != Some(self.values.len()) {
             let expected = format!("[ny * nx] = [{} * {}]", self.ny, self.nx);
-            return Err(Error::shape(
-                C,
-                "values",
-                expected,
-                &[self.values.len()],
-                "pass one value per grid cell",
-            ));
+            return Err(Error::shape(C, "values", expected, &[self.values.len()], "pass one value per grid cell"));
         }
         check_finite(C, "values", &self.values)?;
         check_increasing(C, "x_range", self.x_range)?;
@@ -152,13 +148,7 @@ impl HeatMap {
         for (i, p) in self.points.iter().enumerate() {
             if !(p.x.is_finite() && p.y.is_finite()) {
                 let value = format!("({}, {}) at index {i}", p.x, p.y);
-                return Err(Error::invalid(
-                    C,
-                    "points",
-                    value,
-                    "finite",
-                    "drop or fix non-finite points",
-                ));
+                return Err(Error::invalid(C, "points", value, "finite", "drop or fix non-finite points"));
             }
         }
         Ok(())
@@ -179,11 +169,8 @@ impl HeatMap {
         classes.sort_unstable();
         classes.dedup();
         let names: Vec<String> = classes.iter().map(|c| format!("class {c}")).collect();
-        let legend: Vec<_> = classes
-            .iter()
-            .zip(&names)
-            .map(|(&c, name)| (Swatch::Dot(class_color(c)), name.as_str()))
-            .collect();
+        let legend: Vec<_> =
+            classes.iter().zip(&names).map(|(&c, name)| (Swatch::Dot(class_color(c)), name.as_str())).collect();
         let plot_area = draw_legend(area, &legend)?;
         let bar_width = 100.min(plot_area.dim_in_pixel().0 / 3);
         let (map_area, bar_area) = plot_area.split_horizontally(plot_area.dim_in_pixel().0 - bar_width);
@@ -279,5 +266,24 @@ fn viridis(t: f64) -> RGBColor {
 impl Figure for HeatMap {
     fn draw_figure<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         self.draw(root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Viridis is designed so lightness rises monotonically (readable in greyscale); the
+    /// interpolated map must keep that, and hit the first and last stops at 0 and 1.
+    #[test]
+    fn viridis_gets_lighter_from_end_to_end() {
+        let luminance = |c: RGBColor| 0.2126 * f64::from(c.0) + 0.7152 * f64::from(c.1) + 0.0722 * f64::from(c.2);
+        let steps: Vec<f64> = (0..=100).map(|k| luminance(viridis(k as f64 / 100.0))).collect();
+        assert!(steps.windows(2).all(|w| w[1] >= w[0]), "{steps:?}");
+        let (first, last) = (VIRIDIS[0], VIRIDIS[VIRIDIS.len() - 1]);
+        assert_eq!(viridis(0.0), RGBColor(first.0, first.1, first.2));
+        assert_eq!(viridis(1.0), RGBColor(last.0, last.1, last.2));
+        assert_eq!(viridis(-3.0), viridis(0.0));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
     }
 }

@@ -38,10 +38,7 @@ pub struct ReliabilityDiagram {
 impl ReliabilityDiagram {
     /// A diagram of `bins` (checked when drawn).
     pub fn new(title: impl Into<String>, bins: Vec<ReliabilityBin>) -> Self {
-        Self {
-            title: title.into(),
-            bins,
-        }
+        Self { title: title.into(), bins }
     }
 
     /// Checks there is at least one bin and one prediction, and that confidences and
@@ -50,19 +47,10 @@ impl ReliabilityDiagram {
         const C: &str = "ReliabilityDiagram";
         if self.bins.iter().map(|b| b.count).sum::<usize>() == 0 {
             let value = format!("{} bins holding 0 predictions", self.bins.len());
-            return Err(Error::invalid(
-                C,
-                "bins",
-                value,
-                "at least one bin with count >= 1",
-                "bin some predictions",
-            ));
+            return Err(Error::invalid(C, "bins", value, "at least one bin with count >= 1", "bin some predictions"));
         }
         for (i, bin) in self.bins.iter().enumerate() {
-            for (field, v) in [
-                ("bins[..].confidence", bin.confidence),
-                ("bins[..].accuracy", bin.accuracy),
-            ] {
+            for (field, v) in [("bins[..].confidence", bin.confidence), ("bins[..].accuracy", bin.accuracy)] {
                 if !(0.0..=1.0).contains(&v) {
                     let value = format!("{v} in bin {i}");
                     return Err(Error::invalid(C, field, value, "in [0, 1]", "pass a probability"));
@@ -80,11 +68,7 @@ impl ReliabilityDiagram {
     pub fn expected_calibration_error(&self) -> Result<f64> {
         self.validate()?;
         let total = self.bins.iter().map(|b| b.count).sum::<usize>() as f64;
-        Ok(self
-            .bins
-            .iter()
-            .map(|b| b.count as f64 / total * (b.accuracy - b.confidence).abs())
-            .sum())
+        Ok(self.bins.iter().map(|b| b.count as f64 / total * (b.accuracy - b.confidence).abs()).sum())
     }
 
     /// Draws the diagram into `area`.
@@ -99,7 +83,7 @@ impl ReliabilityDiagram {
         let legend = [
             (Swatch::Fill(bar.to_rgba()), "accuracy"),
             (Swatch::Fill(gap), "gap to confidence"),
-            (Swatch::Line(BLACK, true), "perfect calibration"),
+            (Swatch::Dashed(BLACK), "perfect calibration"),
         ];
         let plot_area = draw_legend(area, &legend)?;
         let mut chart = ChartBuilder::on(&plot_area)
