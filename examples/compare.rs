@@ -152,7 +152,7 @@ fn parse_args() -> Args {
         seed: 0,
         out: "target/compare".into(),
         epochs: 400,
-        bbb_beta: 1.0,
+        bbb_beta: 0.1,
         prior_sd: 1.0,
         lr: 3e-3,
         dropout: 0.1,
