@@ -15,7 +15,8 @@
 //! Flags: `--json`, `--device cpu|cuda`, `--seed N`, `--out DIR` (default `target/compare`),
 //! `--epochs N`, `--only bbb|dropout|ensemble`, and the knobs of the methods: `--bbb-beta`
 //! (KL weight, default 0.3), `--prior-sd` (default 1), `--bbb-lr` (default 1e-2), `--lr` (MC
-//! dropout and ensemble, default 3e-3), `--dropout` (default 0.1).
+//! dropout and ensemble, default 3e-3), `--dropout` (default 0.1), `--weight-decay` (MC dropout's
+//! L2 term, as in Gal's derivation; default 0).
 //!
 //! Why BBB is tempered: a N(0, 1) prior on ~4,300 weights against 300 points makes the full KL
 //! dominate the likelihood; the posterior then explains the noise with weight noise and the
@@ -37,7 +38,7 @@ use bayesburn::predict::{self, RegressionSummary};
 use bayesburn::train::{fit, FitConfig};
 use bayesburn::{metrics, noise, Bayesian};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::AdamConfig;
+use burn::optim::{decay::WeightDecayConfig, AdamConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -152,6 +153,7 @@ struct Args {
     lr: f64,
     bbb_lr: f64,
     dropout: f64,
+    weight_decay: f64,
     only: String,
 }
 
@@ -167,6 +169,7 @@ fn parse_args() -> Args {
         lr: 3e-3,
         bbb_lr: 1e-2,
         dropout: 0.1,
+        weight_decay: 0.0,
         only: "all".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -183,6 +186,7 @@ fn parse_args() -> Args {
             "--lr" => a.lr = value().parse().expect("--lr takes a number"),
             "--bbb-lr" => a.bbb_lr = value().parse().expect("--bbb-lr takes a number"),
             "--dropout" => a.dropout = value().parse().expect("--dropout takes a number"),
+            "--weight-decay" => a.weight_decay = value().parse().expect("--weight-decay takes a number"),
             "--only" => a.only = value(),
             other => panic!("unknown flag {other:?}; see the header of examples/compare.rs"),
         }
@@ -326,7 +330,9 @@ fn main() -> bayesburn::Result<()> {
     if run("dropout") {
         let start = Instant::now();
         let model = DropoutNet::new(args.dropout, &ad);
-        let (model, _) = fit(model, &mut AdamConfig::new().init(), N_TRAIN, &config("MC dropout"), |m, b| {
+        let mut optim =
+            AdamConfig::new().with_weight_decay(Some(WeightDecayConfig::new(args.weight_decay as f32))).init();
+        let (model, _) = fit(model, &mut optim, N_TRAIN, &config("MC dropout"), |m, b| {
             let out = m.forward(b.select(x_train.clone()).unsqueeze());
             elbo.loss(nll.forward_no_reduction(out.mean, out.var, b.select(y_train.clone())), None, b.step)
         })?;
