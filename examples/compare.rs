@@ -16,7 +16,7 @@
 //! `--epochs N`, `--only bbb|dropout|ensemble`, and the knobs of the methods: `--bbb-beta`
 //! (KL weight, default 0.3), `--prior-sd` (default 1), `--bbb-lr` (default 1e-2), `--lr` (MC
 //! dropout and ensemble, default 3e-3), `--dropout` (default 0.1), `--weight-decay` (MC dropout's
-//! L2 term, as in Gal's derivation; default 0).
+//! L2 term, as in Gal's derivation; default 0), `--mcd-hidden` (MC dropout's width, default 64).
 //!
 //! Why BBB is tempered: a N(0, 1) prior on ~4,300 weights against 300 points makes the full KL
 //! dominate the likelihood; the posterior then explains the noise with weight noise and the
@@ -101,13 +101,13 @@ pub struct DropoutNet {
 }
 
 impl DropoutNet {
-    fn new(p: f64, device: &Device) -> Self {
+    fn new(p: f64, hidden: usize, device: &Device) -> Self {
         DropoutNet {
-            hidden1: LinearConfig::new(1, HIDDEN).init(device),
+            hidden1: LinearConfig::new(1, hidden).init(device),
             drop1: McDropoutConfig::new(p).init(),
-            hidden2: LinearConfig::new(HIDDEN, HIDDEN).init(device),
+            hidden2: LinearConfig::new(hidden, hidden).init(device),
             drop2: McDropoutConfig::new(p).init(),
-            head: GaussianHeadConfig::new(HIDDEN, 1).init(device),
+            head: GaussianHeadConfig::new(hidden, 1).init(device),
         }
     }
 
@@ -154,6 +154,7 @@ struct Args {
     bbb_lr: f64,
     dropout: f64,
     weight_decay: f64,
+    mcd_hidden: usize,
     only: String,
 }
 
@@ -170,6 +171,7 @@ fn parse_args() -> Args {
         bbb_lr: 1e-2,
         dropout: 0.1,
         weight_decay: 0.0,
+        mcd_hidden: HIDDEN,
         only: "all".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -186,6 +188,7 @@ fn parse_args() -> Args {
             "--lr" => a.lr = value().parse().expect("--lr takes a number"),
             "--bbb-lr" => a.bbb_lr = value().parse().expect("--bbb-lr takes a number"),
             "--dropout" => a.dropout = value().parse().expect("--dropout takes a number"),
+            "--mcd-hidden" => a.mcd_hidden = value().parse().expect("--mcd-hidden takes an integer"),
             "--weight-decay" => a.weight_decay = value().parse().expect("--weight-decay takes a number"),
             "--only" => a.only = value(),
             other => panic!("unknown flag {other:?}; see the header of examples/compare.rs"),
@@ -329,7 +332,7 @@ fn main() -> bayesburn::Result<()> {
     // ANCHOR: dropout_train
     if run("dropout") {
         let start = Instant::now();
-        let model = DropoutNet::new(args.dropout, &ad);
+        let model = DropoutNet::new(args.dropout, args.mcd_hidden, &ad);
         let mut optim =
             AdamConfig::new().with_weight_decay(Some(WeightDecayConfig::new(args.weight_decay as f32))).init();
         let (model, _) = fit(model, &mut optim, N_TRAIN, &config("MC dropout"), |m, b| {
