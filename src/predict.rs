@@ -54,16 +54,17 @@ impl RegressionSummary {
     /// # Errors
     /// [`Error::InvalidParameter`] when `level` is not in `(0, 1)`.
     pub fn interval(&self, level: f64) -> Result<(Tensor<2>, Tensor<2>)> {
-        let z = normal_quantile_two_sided(level)?;
+        let z = normal_quantile_two_sided("RegressionSummary::interval", level)?;
         let sd = self.total_sd();
         Ok((self.mean.clone() - sd.clone().mul_scalar(z), self.mean.clone() + sd.mul_scalar(z)))
     }
 }
 
-/// `z` with `P(|Z| <= z) = level` for a standard normal `Z`.
-pub(crate) fn normal_quantile_two_sided(level: f64) -> Result<f64> {
+/// `z` with `P(|Z| <= z) = level` for a standard normal `Z`; `context` names the caller in the
+/// error for a level outside `(0, 1)`.
+pub(crate) fn normal_quantile_two_sided(context: &'static str, level: f64) -> Result<f64> {
     if !(level > 0.0 && level < 1.0) {
-        return Err(Error::invalid("interval", "level", level, "in (0, 1)", "use a coverage level such as 0.95"));
+        return Err(Error::invalid(context, "level", level, "in (0, 1)", "use a coverage level such as 0.9 or 0.95"));
     }
     Ok(inverse_normal_cdf(0.5 + level / 2.0))
 }

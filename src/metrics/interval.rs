@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::host;
 use super::regression::{prediction_and_targets, scale};
 use crate::error::{Error, Result};
-use crate::predict::inverse_normal_cdf;
+use crate::predict::normal_quantile_two_sided;
 
 /// Coverage and width of a set of prediction intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -32,7 +32,7 @@ fn summarise(lower: &[f64], upper: &[f64], y: &[f64]) -> IntervalCoverage {
 }
 
 /// Coverage and mean width of the Gaussian central intervals `mean ± z sd` holding `level`
-/// of each predictive, `z = Phi^-1((1 + level) / 2)` ([`inverse_normal_cdf`]; `z = 1.96` for
+/// of each predictive, `z = Phi^-1((1 + level) / 2)` ([`inverse_normal_cdf`](crate::predict::inverse_normal_cdf); `z = 1.96` for
 /// `level = 0.95`). The mean width is `2 z mean(sd)`.
 ///
 /// With a [`RegressionSummary`](crate::predict::RegressionSummary):
@@ -51,10 +51,7 @@ pub fn gaussian_interval_coverage<const D: usize>(
     level: f64,
 ) -> Result<IntervalCoverage> {
     const CONTEXT: &str = "metrics::gaussian_interval_coverage";
-    if !(level > 0.0 && level < 1.0) {
-        return Err(Error::invalid(CONTEXT, "level", level, "in (0, 1)", "use a coverage level such as 0.9 or 0.95"));
-    }
-    let z = inverse_normal_cdf(0.5 + level / 2.0);
+    let z = normal_quantile_two_sided(CONTEXT, level)?;
     let (mu, y, dims) = prediction_and_targets(CONTEXT, "mean", mean, targets)?;
     let s = scale(
         CONTEXT,
