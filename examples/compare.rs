@@ -141,6 +141,7 @@ impl DropoutNet {
 }
 // ANCHOR_END: dropout
 
+// ANCHOR: member
 /// A deterministic MLP with a Gaussian head: one ensemble member.
 #[derive(Module, Bayesian, Debug)]
 pub struct MemberNet {
@@ -163,6 +164,7 @@ impl MemberNet {
         self.head.forward(relu(self.hidden2.forward(relu(self.hidden1.forward(x)))))
     }
 }
+// ANCHOR_END: member
 
 struct Args {
     json: bool,
@@ -277,11 +279,13 @@ fn evaluate(name: &str, setup: String, s: &RegressionSummary, test: &TestSet, tr
     let (mean_in, y_in, sd_in) = (pick(&mean, true), pick(&test.y, true), pick(&total_sd, true));
     let device = Device::flex();
     let t = |v: &[f64]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
+    // ANCHOR: metrics
     let truth_in: Vec<f64> = x_in.iter().map(|&x| truth(x)).collect();
     let rmse_in = metrics::rmse(t(&mean_in), t(&truth_in)).expect("finite predictions");
     let var_in: Vec<f64> = sd_in.iter().map(|s| s * s).collect();
     let nll_in = metrics::gaussian_nll(t(&mean_in), t(&y_in), t(&var_in)).expect("positive variances");
     let coverage = metrics::gaussian_interval_coverage(t(&mean_in), t(&y_in), t(&sd_in), 0.95).expect("valid level");
+    // ANCHOR_END: metrics
     let avg = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
     let (epi_in, epi_out) = (avg(pick(&epi_sd, true)), avg(pick(&epi_sd, false)));
     let true_sd: Vec<f64> = x_in.iter().map(|&x| noise_sd(x)).collect();

@@ -151,6 +151,10 @@ fn ece_mce_and_brier_match_a_hand_computation() {
         + 0.05f64.powi(2))
         / 5.0;
     close(metrics::brier_score(t2(&probs, 5, 3), ints(&labels)).unwrap(), brier, 1e-6, "Brier");
+
+    // The log score reads the true label's probability in each row: 0.7, 0.25, 0.45, 0.9, 0.1.
+    let nll = -(0.7f64.ln() + 0.25f64.ln() + 0.45f64.ln() + 0.9f64.ln() + 0.1f64.ln()) / 5.0;
+    close(metrics::categorical_nll(t2(&probs, 5, 3), ints(&labels)).unwrap(), nll, 1e-6, "NLL");
 }
 
 /// Draws `n` three-class predictions with top-label confidence `c ~ U(0.4, 1)` in a random

@@ -355,3 +355,24 @@ fn tiny_caller_areas_do_not_panic() {
         let _ = map.draw(&root);
     }
 }
+
+/// The diagram built from `metrics::reliability_diagram` keeps every bin (empty ones too) and
+/// reports the ECE that `metrics` computes from the same predictions.
+#[test]
+fn reliability_diagram_from_metrics_keeps_bins_and_ece() {
+    use burn::prelude::*;
+    let device = Device::flex();
+    // Four 2-class predictions with confidences 0.95, 0.95, 0.65 and 0.55; the last is wrong.
+    let probs = Tensor::<2>::from_data(
+        burn::tensor::TensorData::new(vec![0.95f32, 0.05, 0.05, 0.95, 0.65, 0.35, 0.45, 0.55], [4, 2]),
+        &device,
+    );
+    let labels = Tensor::<1, Int>::from_data(burn::tensor::TensorData::new(vec![0i64, 1, 0, 0], [4]), &device);
+    let data = bayesburn::metrics::reliability_diagram(probs.clone(), labels.clone(), 10).unwrap();
+    let expected = bayesburn::metrics::expected_calibration_error(probs, labels, 10).unwrap();
+    let diagram = ReliabilityDiagram::from_metrics("toy", &data);
+    assert_eq!(diagram.bins.len(), 10);
+    assert_eq!(diagram.bins.iter().map(|b| b.count).collect::<Vec<_>>(), vec![0, 0, 0, 0, 0, 1, 1, 0, 0, 2]);
+    let ece = diagram.expected_calibration_error().unwrap();
+    assert!((ece - expected).abs() < 1e-6, "{ece} vs {expected}");
+}

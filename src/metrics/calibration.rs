@@ -161,6 +161,22 @@ pub fn brier_score(probs: Tensor<2>, labels: Tensor<1, Int>) -> Result<f64> {
     Ok(total / labels.len() as f64)
 }
 
+/// Mean negative log-likelihood of the labels under the predicted class probabilities,
+/// `-(1 / N) sum_n ln p_{n, y_n}` (the log score; Gneiting & Raftery 2007), in nats; lower is
+/// better. A probability of exactly 0 on the true label gives `+inf`, as the score says.
+///
+/// # Shapes
+/// - `probs`: `[N, K]`, rows summing to 1
+/// - `labels`: `[N]`, values in `0..K`
+///
+/// # Errors
+/// As [`reliability_diagram`], without the `bins` check.
+pub fn categorical_nll(probs: Tensor<2>, labels: Tensor<1, Int>) -> Result<f64> {
+    let (p, labels, k) = host::classification("metrics::categorical_nll", probs, labels)?;
+    let total: f64 = p.chunks(k).zip(&labels).map(|(row, &y)| -row[y].ln()).sum();
+    Ok(total / labels.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

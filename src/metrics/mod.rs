@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | regression accuracy | [`rmse`] |
 //! | regression likelihood | [`gaussian_nll`], [`mc_log_likelihood`], [`mc_log_likelihood_with_variances`] |
-//! | proper scoring | [`gaussian_crps`], [`brier_score`] |
+//! | proper scoring | [`gaussian_crps`], [`brier_score`], [`categorical_nll`] |
 //! | calibration | [`reliability_diagram`], [`expected_calibration_error`] |
 //! | prediction intervals | [`gaussian_interval_coverage`], [`interval_coverage`] |
 //! | out-of-distribution detection | [`auroc`], [`ood_auroc`] |
@@ -53,7 +53,7 @@ mod selective;
 
 pub use auroc::{auroc, ood_auroc};
 pub use calibration::{
-    brier_score, expected_calibration_error, reliability_diagram, ReliabilityBin, ReliabilityDiagram,
+    brier_score, categorical_nll, expected_calibration_error, reliability_diagram, ReliabilityBin, ReliabilityDiagram,
     DEFAULT_CALIBRATION_BINS,
 };
 pub use host::PROBABILITY_TOLERANCE;

@@ -41,6 +41,21 @@ impl ReliabilityDiagram {
         Self { title: title.into(), bins }
     }
 
+    /// The diagram of binned predictions from [`crate::metrics::reliability_diagram`]; empty bins
+    /// are kept (with count 0) so bin `b` still covers `[b/B, (b+1)/B]`.
+    pub fn from_metrics(title: impl Into<String>, diagram: &crate::metrics::ReliabilityDiagram) -> Self {
+        let bins = diagram
+            .bins
+            .iter()
+            .map(|b| ReliabilityBin {
+                count: b.count,
+                confidence: b.mean_confidence.unwrap_or(0.0),
+                accuracy: b.accuracy.unwrap_or(0.0),
+            })
+            .collect();
+        Self::new(title, bins)
+    }
+
     /// Checks there is at least one bin and one prediction, and that confidences and
     /// accuracies are finite and in `[0, 1]` (`InvalidParameter`).
     pub fn validate(&self) -> Result<()> {
