@@ -20,7 +20,7 @@ use std::time::Instant;
 use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator};
 use bayesburn::objective::{gaussian_nll, Elbo};
 use bayesburn::posterior::Prior;
-use bayesburn::train::{fit, FitConfig};
+use bayesburn::train::{fit_bayesian, FitConfig};
 use bayesburn::{noise, Bayesian, Mode};
 use burn::optim::AdamConfig;
 use burn::prelude::*;
@@ -147,7 +147,7 @@ fn main() {
     let elbo = Elbo::new(N).expect("N > 0");
     let mut optim = AdamConfig::new().init();
     let config = FitConfig::new(args.epochs, 128, 1e-2).with_label("BBB");
-    let (model, history) = fit(model, &mut optim, N, &config, |model, batch| {
+    let (model, history) = fit_bayesian(model, &mut optim, N, &config, |model, batch| {
         let xb = batch.select(x.clone()).unsqueeze::<3>(); // [1, B, 1]: one posterior sample
         let yb = batch.select(y.clone()).unsqueeze::<3>();
         let pred = model.forward(xb);

@@ -57,7 +57,7 @@ use bayesburn::layers::{
 use bayesburn::objective::{Elbo, GaussianNllLossConfig, KlSchedule};
 use bayesburn::posterior::Prior;
 use bayesburn::predict::{self, RegressionSummary};
-use bayesburn::train::{fit, FitConfig};
+use bayesburn::train::{fit, fit_bayesian, FitConfig};
 use bayesburn::{metrics, noise, Bayesian};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{decay::WeightDecayConfig, AdamConfig};
@@ -347,7 +347,7 @@ fn main() -> bayesburn::Result<()> {
         let start = Instant::now();
         let model = BbbNet::new(estimator, prior, &ad);
         let bbb_config = FitConfig { learning_rate: args.bbb_lr, ..config(name) };
-        let (model, _) = fit(model, &mut AdamConfig::new().init(), N_TRAIN, &bbb_config, |m, b| {
+        let (model, _) = fit_bayesian(model, &mut AdamConfig::new().init(), N_TRAIN, &bbb_config, |m, b| {
             let x = b.select(x_train.clone());
             let out = m.forward(x.clone().unsqueeze::<3>().expand([args.bbb_samples, b.len(), 1]));
             bbb_elbo.loss(nll.forward_no_reduction(out.mean, out.var, b.select(y_train.clone())), m.kl(), b.step)

@@ -23,6 +23,8 @@ pub struct LayerStats {
     pub n_weights: usize,
     /// Mean over weights of the signal-to-noise ratio `|mu| / sigma`.
     pub mean_snr: f64,
+    /// Mean over weights of the posterior standard deviation `sigma`.
+    pub mean_sigma: f64,
     /// Share of weights whose posterior is within 5 % of the prior (both the mean within
     /// 5 % of the prior scale from the prior mean and sigma within 5 % of the prior scale):
     /// weights the data did not move, "collapsed to the prior".

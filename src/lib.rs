@@ -15,6 +15,8 @@
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`noise`]: reproducible, per-thread seeded randomness.
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard.
+//! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
+//!   stalled loss), each once, with the fix.
 //!
 //! ## Feature flags
 //! - `flex` (default): burn's pure-Rust CPU backend, `Device::flex()`.
@@ -28,6 +30,7 @@ pub mod device;
 pub mod dist;
 pub mod ensemble;
 pub mod error;
+pub mod health;
 pub mod layers;
 pub mod metrics;
 pub mod noise;

@@ -21,7 +21,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::bayesian::{Bayesian, LayerStats};
 use crate::error::{check_nonzero, check_positive, Result};
+use crate::health::{HealthMonitor, HealthWarning};
 use crate::objective::ElboTerms;
 
 /// Settings of [`fit`].
@@ -126,6 +128,9 @@ pub struct History {
     pub steps: usize,
     /// Wall time of the loop in seconds.
     pub seconds: f64,
+    /// Health warnings raised during the run (each kind at most once), also printed to stderr
+    /// when they were raised; see [`crate::health`].
+    pub warnings: Vec<HealthWarning>,
 }
 
 impl History {
@@ -140,21 +145,57 @@ impl History {
 /// [`Elbo::loss`](crate::objective::Elbo::loss)), then the loop back-propagates `loss` and takes
 /// one optimizer step. The model must live on an autodiff device.
 ///
+/// At the end of each epoch a [`HealthMonitor`] checks the loss terms: a KL term that leaves the
+/// data under 1 % of the loss, or a loss that does not fall below its first epoch's, is reported
+/// once on stderr with the fix and kept in [`History::warnings`]. The progress line shows the KL
+/// share. [`fit_bayesian`] also checks the posterior of every layer.
+///
 /// # Errors
 /// - [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an invalid config or `n = 0`;
 /// - [`Error::NonFinite`](crate::Error::NonFinite) as soon as the NLL, KL or loss of a step is
 ///   NaN/inf, naming the step and the term (the model from before that step is dropped);
 /// - any error the closure returns.
-pub fn fit<M, F>(
+pub fn fit<M, F>(model: M, optim: &mut ModuleOptimizer, n: usize, config: &FitConfig, step: F) -> Result<(M, History)>
+where
+    M: Module,
+    F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+{
+    fit_inner(model, optim, n, config, step, |_| None)
+}
+
+/// As [`fit`], for a [`Bayesian`] model: at the end of each epoch it also reads
+/// [`Bayesian::posterior_stats`] and reports a layer whose posterior sd underflows
+/// (`rho` initialised far too low), and shows the mean signal-to-noise ratio in the progress
+/// line. Costs one read-back of the variational parameters per epoch.
+///
+/// # Errors
+/// As [`fit`].
+pub fn fit_bayesian<M, F>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    n: usize,
+    config: &FitConfig,
+    step: F,
+) -> Result<(M, History)>
+where
+    M: Module + Bayesian,
+    F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+{
+    fit_inner(model, optim, n, config, step, |m: &M| Some(m.posterior_stats()))
+}
+
+fn fit_inner<M, F, S>(
     mut model: M,
     optim: &mut ModuleOptimizer,
     n: usize,
     config: &FitConfig,
     mut step: F,
+    layer_stats: S,
 ) -> Result<(M, History)>
 where
     M: Module,
     F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+    S: Fn(&M) -> Option<Vec<LayerStats>>,
 {
     config.validate(n)?;
     let per_epoch = n.div_ceil(config.batch_size);
@@ -175,6 +216,7 @@ where
     let mut order: Vec<usize> = (0..n).collect();
     let mut epochs = Vec::with_capacity(config.epochs);
     let mut global = 0usize;
+    let mut health = HealthMonitor::new(config.epochs);
     for epoch in 0..config.epochs {
         if config.shuffle {
             crate::noise::with_rng(|rng| order.shuffle(rng));
@@ -196,9 +238,21 @@ where
         }
         let k = per_epoch as f64;
         let stats = EpochStats { loss: sums[0] / k, nll: sums[1] / k, kl: sums[2] / k, beta };
-        bar.set_message(format!("loss {:.4e} nll {:.4e} kl {:.4e} beta {:.3}", stats.loss, stats.nll, stats.kl, beta));
+        let layers = layer_stats(&model);
+        for warning in health.end_epoch(epoch, [stats.loss, stats.nll, stats.kl], beta, layers.as_deref()) {
+            bar.suspend(|| eprintln!("warning ({}): {warning}", config.label));
+        }
+        bar.set_message(format!(
+            "loss {:.4e} nll {:.4e} kl {:.4e} beta {:.3} {}",
+            stats.loss,
+            stats.nll,
+            stats.kl,
+            beta,
+            health.summary()
+        ));
         epochs.push(stats);
     }
     bar.finish_and_clear();
-    Ok((model, History { epochs, steps: global, seconds: start.elapsed().as_secs_f64() }))
+    let seconds = start.elapsed().as_secs_f64();
+    Ok((model, History { epochs, steps: global, seconds, warnings: health.warnings().to_vec() }))
 }

@@ -41,6 +41,7 @@ impl Bayesian for Toy {
             name: prefix.to_string(),
             n_weights: 1,
             mean_snr: 0.0,
+            mean_sigma: 0.0,
             prior_share: 0.0,
             kl: f64::from(self.value()),
         });

@@ -432,6 +432,8 @@ fn kl_is_the_closed_form_sum_over_weights_and_bias() {
     let all_sigma = [posterior.sigma.clone(), posterior.b_sigma.clone()].concat();
     let snr = all_mu.iter().zip(&all_sigma).map(|(m, s)| m.abs() / s).sum::<f64>() / 15.0;
     assert!((stats[0].mean_snr - snr).abs() < 1e-4 * snr.max(1.0), "snr {} vs {snr}", stats[0].mean_snr);
+    let mean_sigma = all_sigma.iter().sum::<f64>() / 15.0;
+    assert!((stats[0].mean_sigma - mean_sigma).abs() < 1e-6, "sigma {} vs {mean_sigma}", stats[0].mean_sigma);
 
     // Conv: the same closed form over the kernel and the bias.
     let conv = noise::with_seed(16, || {

@@ -84,3 +84,88 @@ fn invalid_fit_configs_are_typed_errors() {
         assert!(matches!(&err, Error::InvalidParameter { field: f, .. } if *f == field), "{err}");
     }
 }
+
+mod health {
+    //! The three seeded failures of a Bayes-by-backprop run that the posterior health monitor
+    //! must name (issue 8), each against a healthy control with the same data and model.
+    use bayesburn::health::HealthWarning;
+    use bayesburn::layers::{BayesLinear, BayesLinearConfig};
+    use bayesburn::objective::{gaussian_nll, Elbo, KlSchedule};
+    use bayesburn::posterior::{MuInit, PosteriorInit};
+    use bayesburn::train::{fit_bayesian, FitConfig, History};
+    use bayesburn::{noise, Bayesian};
+    use burn::optim::AdamConfig;
+    use burn::prelude::*;
+    use burn::tensor::activation::relu;
+
+    #[derive(Module, Bayesian, Debug)]
+    struct Net {
+        #[bayesian]
+        hidden: BayesLinear,
+        #[bayesian]
+        out: BayesLinear,
+    }
+
+    const N: usize = 64;
+
+    /// Trains a 1-16-1 BBB network on y = sin(3x) + noise with the given rho init, KL weight
+    /// and learning rate, and returns the run's history.
+    fn run(rho: f64, beta: f64, lr: f64) -> History {
+        noise::with_seed(3, || {
+            let device = Device::flex().autodiff();
+            let init = PosteriorInit { mu: MuInit::Normal { mean: 0.0, std: 0.1 }, rho };
+            let layer = |i, o| BayesLinearConfig::new(i, o).with_init(init).init(&device);
+            let net = Net { hidden: layer(1, 16), out: layer(16, 1) };
+            let x = noise::uniform::<2>([N, 1], -1.0, 1.0, &device);
+            let y = x.clone().mul_scalar(3.0).sin() + noise::normal::<2>([N, 1], &device).mul_scalar(0.1);
+            let elbo = Elbo::new(N).unwrap().with_schedule(KlSchedule::Constant(beta)).unwrap();
+            let config = FitConfig::new(40, 16, lr).with_progress(false);
+            let (_, history) = fit_bayesian(net, &mut AdamConfig::new().init(), N, &config, |m, b| {
+                let pred = m.out.forward(relu(m.hidden.forward(b.select(x.clone()).unsqueeze())));
+                let yb = b.select(y.clone()).unsqueeze::<3>();
+                elbo.loss(gaussian_nll(pred, yb.clone(), yb.full_like(0.01)).squeeze_dim(2), m.kl(), b.step)
+            })
+            .unwrap();
+            history
+        })
+    }
+
+    #[test]
+    fn a_healthy_run_raises_no_warning() {
+        let history = run(-5.0, 1.0, 1e-2);
+        assert!(history.warnings.is_empty(), "{:?}", history.warnings);
+        assert!(history.epochs.last().unwrap().loss < history.epochs[0].loss, "the control must learn");
+    }
+
+    #[test]
+    fn rho_initialised_at_minus_12_is_a_sigma_underflow() {
+        let history = run(-12.0, 1.0, 1e-2);
+        assert!(
+            matches!(history.warnings[..], [HealthWarning::SigmaUnderflow { epoch: 0, .. }]),
+            "{:?}",
+            history.warnings
+        );
+    }
+
+    #[test]
+    fn a_kl_weight_of_1000_dominates_the_loss() {
+        let history = run(-5.0, 1000.0, 1e-2);
+        assert!(
+            history.warnings.iter().any(|w| matches!(w, HealthWarning::KlDominates { epoch: 1, .. })),
+            "{:?}",
+            history.warnings
+        );
+        assert!(!history.warnings.iter().any(|w| matches!(w, HealthWarning::SigmaUnderflow { .. })));
+    }
+
+    #[test]
+    fn a_learning_rate_of_10_stalls_the_loss() {
+        let history = run(-5.0, 1.0, 10.0);
+        assert!(
+            history.warnings.iter().any(|w| matches!(w, HealthWarning::LossStalled { .. })),
+            "{:?}",
+            history.warnings
+        );
+        assert!(!history.warnings.iter().any(|w| matches!(w, HealthWarning::SigmaUnderflow { .. })));
+    }
+}

@@ -11,6 +11,7 @@ use crate::posterior::Prior;
 pub(crate) struct StatsAccumulator {
     n_weights: usize,
     snr_sum: f64,
+    sigma_sum: f64,
     at_prior_sum: f64,
     kl: f64,
 }
@@ -20,6 +21,7 @@ impl StatsAccumulator {
     pub(crate) fn add<const D: usize>(&mut self, prior: &Prior, mu: Tensor<D>, sigma: Tensor<D>) {
         self.n_weights += mu.shape().num_elements();
         self.snr_sum += scalar((mu.clone().abs() / sigma.clone()).sum());
+        self.sigma_sum += scalar(sigma.clone().sum());
         self.at_prior_sum += scalar(prior.at_prior_mask(mu.clone(), sigma.clone(), None).sum());
         self.kl += scalar(prior.kl(mu, sigma, None));
     }
@@ -31,6 +33,7 @@ impl StatsAccumulator {
             name,
             n_weights: self.n_weights,
             mean_snr: self.snr_sum / n,
+            mean_sigma: self.sigma_sum / n,
             prior_share: self.at_prior_sum / n,
             kl: self.kl,
         }
