@@ -508,6 +508,42 @@ fn moped_from_burn_linear_and_conv2d() {
     assert!(matches!(err, Error::InvalidParameter { field: "groups", .. }), "{err}");
 }
 
+/// Deterministic export: the plain burn layers from `to_linear` / `to_conv2d` compute exactly
+/// what the Bayesian layers compute in Mode::Mean, and `sample_linear` draws weights whose mean
+/// over K draws is `mu` within 4 standard errors (`sigma / sqrt(K)`).
+#[test]
+fn exported_layers_match_mean_mode_and_sample_the_posterior() {
+    let device = Device::flex();
+    let posterior = noise::with_seed(21, || LinearPosterior::random(4, 3));
+    let layer = posterior.layer(Prior::default(), &device);
+    let x: Tensor<2> = noise::with_seed(22, || noise::normal([6, 4], &device));
+    let mean = layer.clone().with_mode(Mode::Mean).forward(x.clone().unsqueeze::<3>()).squeeze_dim::<2>(0);
+    mean.into_data().assert_eq(&layer.to_linear().forward(x).into_data(), true);
+
+    let k = 2000;
+    let draws: Vec<Vec<f64>> =
+        noise::with_seed(23, || (0..k).map(|_| host(layer.sample_linear().weight.val())).collect());
+    for (j, (&mu, &sigma)) in posterior.mu.iter().zip(&posterior.sigma).enumerate() {
+        let avg = draws.iter().map(|d| d[j]).sum::<f64>() / k as f64;
+        let se = sigma / (k as f64).sqrt();
+        assert!((avg - mu).abs() < 4.0 * se, "weight {j}: mean of draws {avg} vs mu {mu} (se {se})");
+    }
+
+    let conv = noise::with_seed(24, || {
+        BayesConv2dConfig::new([2, 3], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .with_stride([2, 1])
+            .with_init(PosteriorInit { mu: MuInit::Normal { mean: 0.0, std: 0.5 }, rho: -1.0 })
+            .init(&device)
+    });
+    let x: Tensor<4> = noise::with_seed(25, || noise::normal([2, 2, 7, 6], &device));
+    let mean: Tensor<4> = conv.clone().with_mode(Mode::Mean).forward(x.clone().unsqueeze::<5>()).squeeze_dim(0);
+    let exported = conv.to_conv2d().forward(x.clone());
+    assert_eq!(mean.dims(), exported.dims());
+    mean.into_data().assert_approx_eq::<f32>(&exported.into_data(), Tolerance::default());
+    assert_eq!(conv.sample_conv2d().forward(x).dims(), [2, 3, 4, 6]);
+}
+
 #[test]
 fn gradients_reach_mu_and_rho_under_every_estimator() {
     let device = Device::flex().autodiff();

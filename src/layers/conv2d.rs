@@ -251,6 +251,34 @@ impl BayesConv2d {
         self.bias_rho.as_ref().map(|rho| softplus(rho.val()))
     }
 
+    /// Deterministic export: the posterior-mean convolution as a plain burn [`Conv2d`] (kernel
+    /// and bias `mu`, the same stride, dilation and padding), detached from the autodiff graph.
+    /// It computes what this layer computes in [`Mode::Mean`] (up to float rounding: burn pads
+    /// `Same` itself, this layer pads explicitly).
+    pub fn to_conv2d(&self) -> Conv2d {
+        self.conv2d_with(self.weight_mu.val().detach(), self.bias_mu.as_ref().map(|b| b.val().detach()))
+    }
+
+    /// Deterministic export of one posterior draw (kernel and bias `mu + sigma * eps`, from
+    /// [`noise`]) as a plain burn [`Conv2d`]; call it K times for K sampled networks.
+    pub fn sample_conv2d(&self) -> Conv2d {
+        let (weights, bias) = self.sample_weights(1);
+        self.conv2d_with(weights.squeeze_dim::<4>(0).detach(), bias.map(|b| b.squeeze_dim::<1>(0).detach()))
+    }
+
+    fn conv2d_with(&self, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Conv2d {
+        let [_, _, kh, kw] = weight.dims();
+        Conv2d {
+            weight: Param::from_tensor(weight),
+            bias: bias.map(Param::from_tensor),
+            stride: self.stride,
+            kernel_size: [kh, kw],
+            dilation: self.dilation,
+            groups: 1,
+            padding: self.padding.clone(),
+        }
+    }
+
     /// Draws `samples` independent kernels and biases from the posterior (`w = mu + sigma * eps`).
     ///
     /// # Shapes

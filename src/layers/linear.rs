@@ -149,6 +149,39 @@ impl BayesLinear {
         })
     }
 
+    /// Deterministic export: the posterior-mean layer as a plain burn [`Linear`] (weights `mu`,
+    /// bias `mu`), detached from the autodiff graph. It computes what this layer computes in
+    /// [`Mode::Mean`], so a network of exported layers serves the posterior-mean predictions
+    /// without this crate's sampling code.
+    ///
+    /// ```
+    /// use bayesburn::prelude::*;
+    /// use burn::prelude::*;
+    ///
+    /// let device = Device::flex();
+    /// let layer = BayesLinearConfig::new(3, 2).init(&device);
+    /// let plain: burn::nn::Linear = layer.to_linear();
+    /// let x = Tensor::<2>::ones([4, 3], &device);
+    /// let mean_mode = layer.with_mode(Mode::Mean).forward(x.clone().unsqueeze::<3>());
+    /// plain.forward(x).into_data().assert_eq(&mean_mode.squeeze_dim::<2>(0).into_data(), true);
+    /// ```
+    pub fn to_linear(&self) -> Linear {
+        Linear {
+            weight: Param::from_tensor(self.weight_mu.val().detach()),
+            bias: self.bias_mu.as_ref().map(|b| Param::from_tensor(b.val().detach())),
+        }
+    }
+
+    /// Deterministic export of one posterior draw `w = mu + sigma * eps` (from [`noise`]) as a
+    /// plain burn [`Linear`]; call it K times for K sampled networks.
+    pub fn sample_linear(&self) -> Linear {
+        let (weights, bias) = self.sample_weights(1);
+        Linear {
+            weight: Param::from_tensor(weights.squeeze_dim::<2>(0).detach()),
+            bias: bias.map(|b| Param::from_tensor(b.squeeze_dim::<1>(0).detach())),
+        }
+    }
+
     /// Number of input features.
     pub fn d_input(&self) -> usize {
         self.weight_mu.dims()[0]
