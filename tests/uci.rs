@@ -3,7 +3,7 @@
 //! RMSE and Gaussian log-likelihood (mean and sd of the training targets) are computed here from
 //! the same splits. Skipped, with a message, when `../shared/data/uci/yacht` is absent.
 
-#[path = "../examples/uci.rs"]
+#[path = "../examples/uci/main.rs"]
 #[allow(dead_code)]
 mod uci_example;
 
