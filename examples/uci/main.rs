@@ -262,15 +262,21 @@ fn mean_se(v: &[f64]) -> (f64, f64) {
     (mean, (var / n).sqrt())
 }
 
-fn main() -> Result<()> {
+fn main() {
     let args = parse_args();
-    let reports = run(&args)?;
-    if args.json {
-        for r in reports {
-            println!("{}", serde_json::to_string(&r).expect("plain numbers and strings"));
+    match run(&args) {
+        Ok(reports) if args.json => {
+            for r in reports {
+                println!("{}", serde_json::to_string(&r).expect("plain numbers and strings"));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            // The typed error's message names the file, the line and the fix.
+            eprintln!("error: {e}");
+            std::process::exit(1);
         }
     }
-    Ok(())
 }
 
 /// Runs the selected methods on the folder's splits, prints the markdown table and returns one
