@@ -89,7 +89,8 @@ fn a_valid_layout_loads_from_the_dataset_folder_or_its_data_folder() {
     assert_eq!(a.grids.tau_values, Some(vec![0.25, 0.5]));
     assert_eq!(a.grids.n_epochs, Some(40));
     assert_eq!(a.grids.dropout_rates, None);
-    let (x, y) = a.rows(&[4, 1]);
+    let (x, y) = a.rows(&[4, 1]).unwrap();
+    assert!(matches!(a.rows(&[5]), Err(Error::InvalidParameter { .. })));
     assert_eq!(x, vec![5.0, 50.0, 2.0, 20.0]);
     assert_eq!(y, vec![500.0, 200.0]);
 }
@@ -109,7 +110,8 @@ fn the_validation_split_is_the_first_80_percent_of_the_train_file_in_order() {
 fn standardisation_uses_population_statistics_and_std_one_for_constant_columns() {
     // Columns: [1, 2, 3, 4] (mean 2.5, population var 1.25) and a constant 7.
     let values = [1.0, 7.0, 2.0, 7.0, 3.0, 7.0, 4.0, 7.0];
-    let s = Standardizer::fit(&values, 2);
+    let s = Standardizer::fit(&values, 2).unwrap();
+    assert!(Standardizer::fit(&values, 3).is_err() && Standardizer::fit(&[], 1).is_err());
     assert_eq!(s.mean, vec![2.5, 7.0]);
     assert!((s.std[0] - 1.25f64.sqrt()).abs() < 1e-15);
     assert_eq!(s.std[1], 1.0);

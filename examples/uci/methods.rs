@@ -189,19 +189,19 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(data: &UciDataset, split: &Split) -> Self {
-        let (x_train, y_train) = data.rows(&split.train);
-        let (x_test, y_test) = data.rows(&split.test);
-        let x_scale = Standardizer::fit(&x_train, data.n_features);
-        let y_scale = Standardizer::fit(&y_train, 1);
-        Prepared {
+    fn new(data: &UciDataset, split: &Split) -> Result<Self> {
+        let (x_train, y_train) = data.rows(&split.train)?;
+        let (x_test, y_test) = data.rows(&split.test)?;
+        let x_scale = Standardizer::fit(&x_train, data.n_features)?;
+        let y_scale = Standardizer::fit(&y_train, 1)?;
+        Ok(Prepared {
             d: data.n_features,
             x_train: x_scale.apply(&x_train),
             y_train: y_scale.apply(&y_train),
             x_test: x_scale.apply(&x_test),
             y_test,
             y_scale,
-        }
+        })
     }
 
     fn n_train(&self) -> usize {
@@ -304,12 +304,12 @@ fn dropout_samples(model: &DropoutMlp, prep: &Prepared, x: &[f64], samples: usiz
 /// Grid search over (p, tau) on the validation part, retraining, test scores.
 pub fn mc_dropout(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> Result<SplitScore> {
     let device = Device::flex();
-    let full = Prepared::new(data, split);
+    let full = Prepared::new(data, split)?;
     // Without a tau grid in the folder, use the precision of a noise sd of 10 % of the target sd.
     let taus = s.tau_values.clone().unwrap_or_else(|| vec![1.0 / (0.1 * full.y_std()).powi(2)]);
     let (mut best_p, mut best_tau) = (s.dropout_rates[0], taus[0]);
     if s.dropout_rates.len() * taus.len() > 1 {
-        let inner = Prepared::new(data, &split.validation());
+        let inner = Prepared::new(data, &split.validation())?;
         let y_val = vector(&inner.y_test, &device);
         let mut best_ll = f64::NEG_INFINITY;
         // tau enters training only through the weight decay l^2 (1 - p) / tau, about 1e-3 of
@@ -339,7 +339,7 @@ pub fn mc_dropout(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -
 // ANCHOR: ensemble
 /// Five Gaussian-head members on the NLL (optionally with FGSM examples), mixture prediction.
 pub fn ensemble(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> Result<SplitScore> {
-    let prep = Prepared::new(data, split);
+    let prep = Prepared::new(data, split)?;
     let device = Device::flex().autodiff();
     let n = prep.n_train();
     let (x, y) = (matrix(&prep.x_train, prep.d, &device), matrix(&prep.y_train, 1, &device));
@@ -371,7 +371,7 @@ pub fn ensemble(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> 
     let out = members.valid().predict_with(|m| m.forward(x_test.clone()))?;
     let (m, t) = (members.len(), prep.n_test());
     let (means, vars) = (out.mean.reshape([m, t]), out.var.reshape([m, t]));
-    let y_std = Standardizer { mean: vec![prep.y_mean()], std: vec![prep.y_std()] }.apply(&prep.y_test);
+    let y_std = prep.y_scale.apply(&prep.y_test);
     let device = Device::flex();
     // The mixture density of standardised targets; de-standardising y = mean + std z multiplies
     // the density by 1 / std (the log-Jacobian), so the LL in original units is ll_z - ln std.
@@ -386,7 +386,7 @@ pub fn ensemble(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> 
 // ANCHOR: bbb
 /// Bayes-by-backprop with the full KL (beta = 1) and a learnt noise variance.
 pub fn bbb(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> Result<SplitScore> {
-    let prep = Prepared::new(data, split);
+    let prep = Prepared::new(data, split)?;
     let device = Device::flex().autodiff();
     let n = prep.n_train();
     let (x, y) = (matrix(&prep.x_train, prep.d, &device), matrix(&prep.y_train, 1, &device));
@@ -403,7 +403,7 @@ pub fn bbb(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> Resul
     let x_test = matrix(&prep.x_test, prep.d, &Device::flex()).unsqueeze::<3>();
     let samples = model.forward(x_test.expand([100, t, prep.d])).reshape([100, t]);
     let noise_var = model.noise_var().into_scalar::<f32>() as f64;
-    let y_z = Standardizer { mean: vec![prep.y_mean()], std: vec![prep.y_std()] }.apply(&prep.y_test);
+    let y_z = prep.y_scale.apply(&prep.y_test);
     let device = Device::flex();
     // As for the ensemble: LL of standardised targets minus the log-Jacobian ln std.
     let ll = metrics::mc_log_likelihood(samples.clone(), vector(&y_z, &device), 1.0 / noise_var)? - prep.y_std().ln();

@@ -18,8 +18,8 @@
 //! ```ignore
 //! let data = UciDataset::load("../shared/data/uci/yacht")?;
 //! let split = &data.splits[0];
-//! let (x, y) = data.rows(&split.train);
-//! let (x_scale, y_scale) = (Standardizer::fit(&x, data.n_features), Standardizer::fit(&y, 1));
+//! let (x, y) = data.rows(&split.train)?;
+//! let (x_scale, y_scale) = (Standardizer::fit(&x, data.n_features)?, Standardizer::fit(&y, 1)?);
 //! let inner = split.validation();          // first 80 % / last 20 % of the train file
 //! ```
 
@@ -155,12 +155,22 @@ impl UciDataset {
 
     /// The inputs (row-major `[rows.len(), n_features]`) and targets of the given rows.
     ///
-    /// # Panics
-    /// When a row is out of range (the indices of [`Split`]s never are).
-    pub fn rows(&self, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    /// # Errors
+    /// [`Error::InvalidParameter`] when a row is out of range (the indices of the
+    /// dataset's [`Split`]s never are).
+    pub fn rows(&self, rows: &[usize]) -> Result<(Vec<f64>, Vec<f64>)> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.n_rows()) {
+            return Err(Error::invalid(
+                "UciDataset::rows",
+                "row",
+                bad,
+                "< the number of rows",
+                "pass 0-based row indices such as those of the dataset's splits",
+            ));
+        }
         let d = self.n_features;
         let x = rows.iter().flat_map(|&r| self.x[r * d..(r + 1) * d].iter().copied()).collect();
-        (x, rows.iter().map(|&r| self.y[r]).collect())
+        Ok((x, rows.iter().map(|&r| self.y[r]).collect()))
     }
 }
 
@@ -177,15 +187,20 @@ pub struct Standardizer {
 impl Standardizer {
     /// Column statistics of a row-major `[n, columns]` matrix (`columns = 1` for targets).
     ///
-    /// # Panics
-    /// When `columns` is 0 or does not divide `values.len()`.
-    pub fn fit(values: &[f64], columns: usize) -> Standardizer {
-        assert!(
-            columns > 0 && values.len() % columns == 0,
-            "Standardizer::fit: {} values are not rows of {columns}",
-            values.len()
-        );
-        let n = (values.len() / columns).max(1) as f64;
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `columns` is 0, `values` is empty or `columns` does not
+    /// divide its length.
+    pub fn fit(values: &[f64], columns: usize) -> Result<Standardizer> {
+        if columns == 0 || values.is_empty() || values.len() % columns != 0 {
+            return Err(Error::invalid(
+                "Standardizer::fit",
+                "values",
+                format!("{} values in rows of {columns}", values.len()),
+                "a non-empty row-major [n, columns] matrix",
+                "pass n >= 1 whole rows and their number of columns",
+            ));
+        }
+        let n = (values.len() / columns) as f64;
         let mut mean = vec![0.0; columns];
         for row in values.chunks(columns) {
             mean.iter_mut().zip(row).for_each(|(m, v)| *m += v / n);
@@ -195,7 +210,7 @@ impl Standardizer {
             var.iter_mut().zip(row).zip(&mean).for_each(|((s, v), m)| *s += (v - m).powi(2) / n);
         }
         let std = var.into_iter().map(|v| if v > 0.0 { v.sqrt() } else { 1.0 }).collect();
-        Standardizer { mean, std }
+        Ok(Standardizer { mean, std })
     }
 
     /// `(v - mean) / std`, column by column.
