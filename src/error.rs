@@ -62,6 +62,103 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A data file is malformed or disagrees with the other files of its dataset.
+    #[error("{path}{}: {problem}; {fix}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Data {
+        /// The file.
+        path: String,
+        /// The 1-based line, where the problem is on one line.
+        line: Option<usize>,
+        /// What is wrong.
+        problem: DataProblem,
+        /// How to fix it.
+        fix: &'static str,
+    },
+}
+
+/// What is wrong with a data file (the `problem` of [`Error::Data`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum DataProblem {
+    /// A token is not a number (or not a non-negative integer where an index is expected).
+    Unparsable {
+        /// The offending token.
+        token: String,
+    },
+    /// A row has a different number of columns than the first row.
+    RaggedRow {
+        /// Columns of the first row.
+        expected: usize,
+        /// Columns of this row.
+        got: usize,
+    },
+    /// A row index points past the end of the data.
+    RowOutOfRange {
+        /// The index.
+        index: usize,
+        /// Number of data rows.
+        rows: usize,
+    },
+    /// A column index points past the last column.
+    ColumnOutOfRange {
+        /// The index.
+        index: usize,
+        /// Number of columns.
+        columns: usize,
+    },
+    /// A row is listed twice, in one index file or in both train and test.
+    DuplicateRow {
+        /// The row index.
+        index: usize,
+        /// Where else it appears, e.g. `the test file`.
+        other: String,
+    },
+    /// Train and test together leave rows out.
+    NotCovered {
+        /// How many rows are in neither file.
+        missing: usize,
+        /// The smallest such row.
+        first: usize,
+    },
+    /// The declared number of splits disagrees with the split files found.
+    SplitCount {
+        /// The number declared.
+        declared: usize,
+        /// Complete consecutive split pairs found.
+        found: usize,
+    },
+    /// A file holds the wrong number of values.
+    ValueCount {
+        /// What was expected, e.g. `exactly one`.
+        expected: &'static str,
+        /// Values found.
+        got: usize,
+    },
+}
+
+impl std::fmt::Display for DataProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataProblem::Unparsable { token } => write!(f, "cannot parse {token:?} as a number"),
+            DataProblem::RaggedRow { expected, got } => {
+                write!(f, "row has {got} columns, but the first row has {expected}")
+            }
+            DataProblem::RowOutOfRange { index, rows } => {
+                write!(f, "row index {index} is out of range (the data has {rows} rows, 0-based)")
+            }
+            DataProblem::ColumnOutOfRange { index, columns } => {
+                write!(f, "column index {index} is out of range (the data has {columns} columns, 0-based)")
+            }
+            DataProblem::DuplicateRow { index, other } => write!(f, "row {index} also appears in {other}"),
+            DataProblem::NotCovered { missing, first } => {
+                write!(f, "train and test together leave out {missing} rows (the first is row {first})")
+            }
+            DataProblem::SplitCount { declared, found } => {
+                write!(f, "declares {declared} splits, but {found} complete train/test file pairs were found")
+            }
+            DataProblem::ValueCount { expected, got } => write!(f, "expected {expected} values, found {got}"),
+        }
+    }
 }
 
 impl Error {

@@ -4,6 +4,7 @@
 //! distributions, trained with a correctly scaled ELBO, with predictions that say how sure
 //! they are.
 //!
+//! - [`data`]: benchmark datasets from files (the UCI regression splits).
 //! - [`dist`]: distributions over tensors (`sample`, `rsample`, `log_prob`, `kl`).
 //! - [`posterior`]: mean-field Normal weights, priors, initialisation (incl. MOPED).
 //! - [`layers`]: `BayesLinear` (reparameterization, Flipout, local reparameterization),
@@ -26,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod bayesian;
+pub mod data;
 pub mod device;
 pub mod dist;
 pub mod ensemble;
