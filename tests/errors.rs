@@ -13,7 +13,7 @@ use bayesburn::layers::{
 use bayesburn::objective::{Elbo, GaussianNllLossConfig, KendallGalLossConfig, KlSchedule};
 use bayesburn::posterior::{moped, MuInit, PosteriorInit, Prior};
 use bayesburn::train::{fit, Batch, FitConfig};
-use bayesburn::{device, predict, Error, Result};
+use bayesburn::{device, metrics, predict, Error, Result};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::SgdConfig;
 use burn::prelude::*;
@@ -148,6 +148,23 @@ fn distributions_check_shapes() {
     shape(e, "scale", "[3]");
     let c = Categorical::from_probs(Tensor::<2>::full([2, 3], 1.0 / 3.0, &dev())).unwrap();
     shape(c.try_log_prob(Tensor::<2, Int>::zeros([2, 2], &dev())), "value", "[2, 2]");
+    // Both once panicked inside burn (found by tests/properties.rs).
+    shape(Categorical::from_probs(Tensor::<2>::zeros([2, 0], &dev())), "probs", "[2, 0]");
+    let e = Normal::new(Tensor::<1>::zeros([1], &dev()), Tensor::<1>::ones([0], &dev()));
+    shape(e, "scale", "[0]");
+}
+
+#[test]
+fn conv_input_smaller_than_the_kernel_is_a_shape_error() {
+    let conv = BayesConv2dConfig::new([2, 1], [3, 3]).try_init(&dev()).unwrap();
+    shape(conv.try_forward(Tensor::zeros([1, 1, 2, 2, 2], &dev())), "input (spatial size)", "[1, 1, 2, 2, 2]");
+}
+
+#[test]
+fn metric_labels_of_another_length_are_a_shape_error() {
+    let probs = Tensor::<2>::full([2, 2], 0.5, &dev());
+    let msg = shape(metrics::brier_score(probs, Tensor::from_ints([0, 1, 1], &dev())), "labels", "[3]");
+    assert!(msg.contains("[2] (one label per row of probs)"), "{msg}");
 }
 
 // ---------------------------------------------------------------------------------------------
