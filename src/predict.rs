@@ -256,16 +256,18 @@ impl ClassificationAccumulator {
     /// `softmax(logits, 2)`).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] on an empty chunk or a shape that differs from earlier chunks.
+    /// [`Error::ShapeMismatch`] on an empty chunk, fewer than two classes, or a shape that
+    /// differs from earlier chunks.
     pub fn push(&mut self, probs: Tensor<3>) -> Result<()> {
         let [s, n, k] = probs.dims();
-        if s == 0 || n == 0 || k == 0 {
+        // K = 1 is rejected too: it is no classification, and burn's `one_hot` panics on it.
+        if s == 0 || n == 0 || k < 2 {
             return Err(Error::shape(
                 "ClassificationAccumulator::push",
                 "probs",
-                "[s, N, K] with s, N, K >= 1",
+                "[s, N, K] with s, N >= 1 and K >= 2",
                 &[s, n, k],
-                "pass at least one sample of at least one point",
+                "pass at least one sample of at least one point, with one probability per class (K >= 2)",
             ));
         }
         if let Some(p) = &self.prob_sum {

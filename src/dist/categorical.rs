@@ -51,14 +51,31 @@ pub struct Categorical<const D: usize> {
     log_probs: Tensor<D>,
 }
 
+/// At least one class: with `K = 0` there is nothing to normalise (and burn's `max_dim` in
+/// `log_softmax` panics on an empty dimension).
+fn check_classes<const D: usize>(field: &'static str, dims: [usize; D]) -> Result<()> {
+    if dims[D - 1] == 0 {
+        return Err(Error::shape(
+            "Categorical",
+            field,
+            "[..., K] with K >= 1 classes",
+            &dims,
+            "give one probability or logit per class along the last dimension",
+        ));
+    }
+    Ok(())
+}
+
 impl<const D: usize> Categorical<D> {
     /// A categorical with class probabilities `probs` (`[..., K]`), normalised along the last
     /// dimension.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if an element of `probs` is
-    /// negative or not finite, or a row (last dimension) sums to 0.
+    /// negative or not finite, or a row (last dimension) sums to 0;
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the last dimension `K` is 0.
     pub fn from_probs(probs: Tensor<D>) -> Result<Self> {
+        check_classes("probs", probs.dims())?;
         let row_sums = probs.clone().sum_dim(D - 1);
         validate(
             "Categorical",
@@ -91,8 +108,10 @@ impl<const D: usize> Categorical<D> {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if an element of `logits`
-    /// is not finite.
+    /// is not finite; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the last
+    /// dimension `K` is 0.
     pub fn from_logits(logits: Tensor<D>) -> Result<Self> {
+        check_classes("logits", logits.dims())?;
         validate(
             "Categorical",
             &[Check {

@@ -103,6 +103,16 @@ pub(crate) fn broadcast_shape<const D: usize>(
     for i in 0..D {
         out[i] = match (a[i], b[i]) {
             (x, y) if x == y => x,
+            // numpy would broadcast size 1 to size 0, but burn's `expand` panics on a 0.
+            (0, _) | (_, 0) => {
+                return Err(Error::shape(
+                    context,
+                    field_b,
+                    format!("{a:?} (the shape of {field_a}), with no size-0 dimension against size 1"),
+                    &b,
+                    "pass parameters with at least one element, or give both the same shape",
+                ))
+            }
             (1, y) => y,
             (x, 1) => x,
             _ => {

@@ -290,7 +290,7 @@ impl KendallGalLoss {
     /// - output: `[S, N]`
     ///
     /// # Errors
-    /// - [`Error::ShapeMismatch`] when `S`, `N` or `K` is 0, `var` is neither `[S, N, K]` nor
+    /// - [`Error::ShapeMismatch`] when `S` or `N` is 0, `K < 2`, `var` is neither `[S, N, K]` nor
     ///   `[S, N, 1]`, or `labels` is not `[N]`;
     /// - [`Error::InvalidParameter`] when a label is outside `[0, K)` (one host read-back per
     ///   call).
@@ -303,6 +303,16 @@ impl KendallGalLoss {
         const CONTEXT: &str = "KendallGalLoss";
         let [s, n, k] = logits.dims();
         check_nonempty(CONTEXT, "logits", [s, n, k])?;
+        // K = 1 is no classification, and burn's `one_hot` below panics on it.
+        if k < 2 {
+            return Err(Error::shape(
+                CONTEXT,
+                "logits",
+                format!("[{s}, {n}, K] with K >= 2"),
+                &[s, n, k],
+                "predict one logit per class, for at least two classes",
+            ));
+        }
         let vd = var.dims();
         if vd != [s, n, k] && vd != [s, n, 1] {
             return Err(Error::shape(
