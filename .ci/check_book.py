@@ -9,6 +9,7 @@ root = pathlib.Path(__file__).resolve().parent.parent
 src = root / "book" / "src"
 errors = []
 examples = {p.stem for p in (root / "examples").glob("*.rs")}
+examples |= {p.parent.name for p in (root / "examples").glob("*/main.rs")}
 
 for md in sorted(src.glob("*.md")):
     text = md.read_text()

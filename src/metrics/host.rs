@@ -24,7 +24,7 @@ pub(super) fn non_empty(context: &'static str, field: &'static str, dims: &[usiz
     if !dims.is_empty() && dims.iter().all(|&d| d >= 1) {
         Ok(())
     } else {
-        Err(Error::shape(context, field, "a non-empty shape (every dimension >= 1)", dims, "pass at least one point"))
+        Err(Error::shape(context, field, "[d1, d2, ...] with every dimension >= 1", dims, "pass at least one point"))
     }
 }
 
