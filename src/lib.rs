@@ -15,6 +15,7 @@
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`noise`]: reproducible, per-thread seeded randomness.
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard.
+//! - [`data`]: image data readers (MNIST IDX, CSV, gzip), splits, shifts, noise images.
 //!
 //! ## Feature flags
 //! - `flex` (default): burn's pure-Rust CPU backend, `Device::flex()`.
@@ -24,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod bayesian;
+pub mod data;
 pub mod device;
 pub mod dist;
 pub mod ensemble;
