@@ -48,10 +48,11 @@
 //! Why the Bayes CNN's KL is tempered (beta = 0.1): the network has about 52,000 weights
 //! (50,000 of them in the dense layer) against 4,000 training images. At the start the KL to
 //! the prior is about 2 nats per weight, some 100,000 nats, against a summed NLL of about 9,000;
-//! at beta = 1 the optimiser first widens every posterior towards the prior and the network
-//! never leaves chance (measured on the 8x8 digits: accuracy 0.10, predictive entropy ln 10 on
-//! every image). A tempered ("cold") posterior is the usual remedy (Wenzel et al. 2020);
-//! beta is printed with the results.
+//! at beta = 1 the posteriors stay wide: on mnist5k the net reached accuracy 0.967 but was
+//! underconfident (ECE 0.076, mutual information on noise only 3.8 times that on digits), and
+//! on the 8x8 digits (1,438 training images) it never left chance (accuracy 0.10, predictive
+//! entropy ln 10 on every image). A tempered ("cold") posterior is the usual remedy (Wenzel et
+//! al. 2020); beta is printed with the results.
 //!
 //! Why the small widths and dropout rates: the CPU backend spends about a millisecond per image
 //! and Monte-Carlo sample, so the 8-16-64 network keeps a model under five minutes; dropout
