@@ -16,6 +16,7 @@
 //! - [`noise`]: reproducible, per-thread seeded randomness.
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard.
 //! - [`data`]: image data readers (MNIST IDX, CSV, gzip), splits, shifts, noise images.
+//! - [`vae`]: variational autoencoders (Gaussian encoder, Bernoulli/Gaussian decoders, ELBO, IWAE).
 //!
 //! ## Feature flags
 //! - `flex` (default): burn's pure-Rust CPU backend, `Device::flex()`.
@@ -39,6 +40,7 @@ pub mod plot;
 pub mod posterior;
 pub mod predict;
 pub mod train;
+pub mod vae;
 
 pub use bayesburn_macros::Bayesian;
 pub use bayesian::{Bayesian, LayerStats, Mode};

@@ -6,7 +6,7 @@
 //!   from the content, so `.gz` files need no flag. [`ImageSet::open`] picks the reader.
 //! - [`ImageSet`]: grey-scale images as `f32` in `[0, 1]` (`[N, H, W]` row-major) with `u8`
 //!   class labels; [`ImageSet::stratified_split`] keeps the class proportions in train and test,
-//!   seeded through [`noise`](crate::noise).
+//!   seeded through [`noise`].
 //! - Shifts for robustness studies: [`ImageSet::with_gamma`] (`p^gamma`: `gamma < 1` brightens,
 //!   `gamma > 1` darkens) and [`ImageSet::rotated`].
 //! - [`ImageSet::uniform_noise`]: images of independent uniform pixels, the classic

@@ -34,7 +34,7 @@ pub struct GridTile {
 }
 
 /// Small images in labelled groups, `columns` per row, each group starting a new row under its
-/// label. Every tile is drawn `tile_size` pixels on its longer side, each image pixel a filled
+/// label (an empty label takes no room; nor do the caption lines when no tile has a caption). Every tile is drawn `tile_size` pixels on its longer side, each image pixel a filled
 /// square (no smoothing), so the pixels the model saw are the pixels shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageGrid {
@@ -104,14 +104,28 @@ impl ImageGrid {
         tiles.div_ceil(self.columns) as i32
     }
 
+    /// Width and height of one tile with its captions and gap; captions take no room when no
+    /// tile has any.
     fn cell(&self) -> (i32, i32) {
-        (self.tile_size as i32 + GAP, self.tile_size as i32 + 2 * CAPTION_LINE + GAP)
+        let captioned =
+            self.groups.iter().flat_map(|(_, t)| t).any(|t| !t.caption.is_empty() || !t.subcaption.is_empty());
+        let captions = if captioned { 2 * CAPTION_LINE } else { 0 };
+        (self.tile_size as i32 + GAP, self.tile_size as i32 + captions + GAP)
+    }
+
+    /// Height of a group's label band (none for an empty label).
+    fn band(label: &str) -> i32 {
+        if label.is_empty() {
+            0
+        } else {
+            GROUP_BAND
+        }
     }
 
     /// The image size in pixels (width, height) that fits the grid exactly.
     pub fn size(&self) -> (u32, u32) {
         let (cw, ch) = self.cell();
-        let height = self.groups.iter().map(|(_, t)| GROUP_BAND + self.rows(t.len()) * ch).sum::<i32>();
+        let height = self.groups.iter().map(|(l, t)| Self::band(l) + self.rows(t.len()) * ch).sum::<i32>();
         let width = 2 * MARGIN + self.columns as i32 * cw;
         (width.max(1) as u32, (2 * MARGIN + TITLE_BAND + height).max(1) as u32)
     }
@@ -132,8 +146,10 @@ impl ImageGrid {
         let side = self.tile_size as i32;
         let mut y = MARGIN + TITLE_BAND;
         for (label, tiles) in &self.groups {
-            area.draw_text(label, &group_style, (MARGIN, y + 4)).map_err(draw_err)?;
-            y += GROUP_BAND;
+            if !label.is_empty() {
+                area.draw_text(label, &group_style, (MARGIN, y + 4)).map_err(draw_err)?;
+            }
+            y += Self::band(label);
             for (i, t) in tiles.iter().enumerate() {
                 let (col, row) = ((i % self.columns) as i32, (i / self.columns) as i32);
                 let (x0, y0) = (MARGIN + GAP / 2 + col * cw, y + row * ch);
@@ -198,6 +214,13 @@ mod tests {
         let (w, h) = grid.size();
         assert_eq!(w as i32, 2 * MARGIN + 3 * 34);
         assert_eq!(h as i32, 2 * MARGIN + TITLE_BAND + 2 * GROUP_BAND + 3 * 64);
+    }
+
+    #[test]
+    fn no_captions_and_no_label_take_no_room() {
+        let bare = GridTile { caption: String::new(), subcaption: String::new(), ..tile(vec![0.0; 4], 2, 2) };
+        let grid = ImageGrid::new("t", 2).with_tile_size(20).with_group("", vec![bare; 2]);
+        assert_eq!(grid.size().1 as i32, 2 * MARGIN + TITLE_BAND + 20 + GAP);
     }
 
     #[test]
