@@ -35,8 +35,10 @@
 //! runs on 5,000 procedurally drawn digit-like images (28 x 28) and says so.
 //!
 //! Run: `cargo run --release --example digits_cnn -- --data ../shared/data/mnist5k/mnist_5k.csv.gz`.
-//! On mnist5k it takes about 2–3 minutes per model on 2 cores in release (training plus
-//! 20 samples of 7,000 evaluation images); the 8x8 digits take seconds.
+//! On mnist5k it takes about 2 minutes per model on 2 cores in release (training plus 20
+//! samples of 7,000 evaluation images; measured 1.5–3.5 minutes on a shared machine); the 8x8
+//! digits take seconds. Measured at seed 0: Bayes CNN accuracy 0.975, ECE 0.017, mutual
+//! information on noise 8.8 times that on digits; MC-dropout CNN 0.975, 0.013, 7.3.
 //!
 //! Flags: `--data PATH`, `--epochs N` (default 15), `--seed N`, `--json`, `--device cpu|cuda`,
 //! `--out DIR` (default `target/digits_cnn`), `--only bayes|dropout`, `--loss softmax|kendall-gal`,
@@ -86,7 +88,6 @@ const THRESHOLDS: [f64; 6] = [0.0, 0.5, 0.7, 0.9, 0.95, 0.99];
 const N_NOISE: usize = 1000;
 const DISTORTIONS: usize = 8;
 const CHUNK: usize = 500;
-const GRID_COLUMNS: usize = 8;
 
 // ANCHOR: models
 /// What both networks share: `[S, N, 1, H, W]` images in, logits and a logit variance out.
@@ -537,6 +538,7 @@ fn save_grid(name: &str, test: &ImageSet, summary: &ClassificationSummary, path:
     #[cfg(feature = "plot")]
     {
         use bayesburn::plot::{GridTile, ImageGrid};
+        const GRID_COLUMNS: usize = 8;
         let entropy = host(summary.predictive_entropy.clone());
         let mi = host(summary.mutual_information());
         let predicted = host(summary.predicted_class().float());
