@@ -9,11 +9,33 @@ use bayesburn::Error;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-/// A fresh directory under the system temp dir, unique per process and test.
-fn temp_dir(test: &str) -> PathBuf {
+/// A fresh directory under the system temp dir, unique per process and test, removed when the
+/// value is dropped (also when the test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn temp_dir(test: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("bayesburn-images-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn write(path: &Path, bytes: &[u8]) {

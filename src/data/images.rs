@@ -118,7 +118,7 @@ impl ImageSet {
         let path = path.as_ref();
         let bytes = source::read_bytes(path)?;
         if idx::magic(&bytes) != Some(IDX_IMAGES_MAGIC) {
-            return read_csv_images_auto(path);
+            return self::csv::auto_from_bytes(path, &bytes);
         }
         let labels = idx_label_path(path).ok_or_else(|| {
             Error::invalid(

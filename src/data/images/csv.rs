@@ -72,8 +72,12 @@ pub fn read_csv_images(path: impl AsRef<Path>, layout: CsvLayout) -> Result<Imag
 /// not a perfect square.
 pub fn read_csv_images_auto(path: impl AsRef<Path>) -> Result<ImageSet> {
     let path = path.as_ref();
-    let bytes = read_bytes(path)?;
-    let text = utf8(path, &bytes)?;
+    auto_from_bytes(path, &read_bytes(path)?)
+}
+
+/// [`read_csv_images_auto`] on the (decompressed) bytes of `path`.
+pub(super) fn auto_from_bytes(path: &Path, bytes: &[u8]) -> Result<ImageSet> {
+    let text = utf8(path, bytes)?;
     let (line_no, first) = lines(text).next().ok_or_else(|| no_images(path))?;
     let pixels = first.split(',').count().saturating_sub(1);
     let side = (pixels as f64).sqrt().round() as usize;
