@@ -62,6 +62,22 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A data file is readable but its content does not have the expected format (a wrong
+    /// magic number, truncated data, a row of the wrong length, a bad pixel value or label).
+    #[error("{path}, {at}: bad {what}: {detail}; {fix}")]
+    MalformedData {
+        /// The file.
+        path: String,
+        /// Where in the file: `line 3, column 7` or `byte offset 16`.
+        at: String,
+        /// What is wrong there, e.g. `magic number`, `row length`, `pixel value`, `label`.
+        what: &'static str,
+        /// What the file holds there and what a valid file holds, e.g.
+        /// `found "17", expected an integer in 0..=16`.
+        detail: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
     /// A data file is malformed or disagrees with the other files of its dataset.
     #[error("{path}{}: {problem}; {fix}", line.map(|l| format!(":{l}")).unwrap_or_default())]
     Data {

@@ -18,6 +18,8 @@
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard.
 //! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
 //!   stalled loss), each once, with the fix.
+//! - [`data`]: data readers: UCI split folders, images (MNIST IDX, CSV, gzip), splits, shifts, noise images.
+//! - [`vae`]: variational autoencoders (Gaussian encoder, Bernoulli/Gaussian decoders, ELBO, IWAE).
 //!
 //! ## Feature flags
 //! - `flex` (default): burn's pure-Rust CPU backend, `Device::flex()`.
@@ -42,6 +44,7 @@ pub mod plot;
 pub mod posterior;
 pub mod predict;
 pub mod train;
+pub mod vae;
 
 pub use bayesburn_macros::Bayesian;
 pub use bayesian::{Bayesian, LayerStats, Mode};

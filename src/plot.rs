@@ -8,6 +8,8 @@
 //!   diagonal, with the expected calibration error in the title.
 //! - [`HeatMap`]: a value over a 2-D grid (say, the predictive entropy of a classifier) with
 //!   the training points on top.
+//! - [`ImageGrid`] of [`GridTile`]s: small grey-scale images with two caption lines each, in
+//!   labelled groups (say, the most and least certain test digits).
 //!
 //! Each figure can also be drawn into any plotters
 //! [`DrawingArea`](plotters::drawing::DrawingArea), to compose your own layout.
@@ -33,8 +35,10 @@
 mod band;
 mod canvas;
 mod heatmap;
+mod image_grid;
 mod reliability;
 
 pub use band::{save_bands, ConfidenceBand, PanelLayout};
 pub use heatmap::{HeatMap, ScatterPoint};
+pub use image_grid::{GridTile, ImageGrid};
 pub use reliability::{ReliabilityBin, ReliabilityDiagram};

@@ -1,3 +1,9 @@
-//! Benchmark datasets read from files: loaders with typed errors for malformed layouts.
+//! Data sets and their readers, with typed errors for malformed files.
+//!
+//! - [`uci`]: the UCI regression split layout (Hernandez-Lobato & Adams 2015).
+//! - [`images`]: image classification sets (MNIST IDX and CSV files, gzip or plain), stratified
+//!   splits, gamma and rotation shifts, noise images for out-of-distribution tests, and a
+//!   procedurally generated digit-like set for running without data files.
 
+pub mod images;
 pub mod uci;
