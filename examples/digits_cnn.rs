@@ -575,16 +575,7 @@ fn main() -> bayesburn::Result<()> {
     device.seed(args.seed); // burn's own initialisers (the dropout net's Conv2d and Linear)
 
     // ANCHOR: data
-    let (images, data) = match &args.data {
-        Some(path) => (ImageSet::open(path)?, path.clone()),
-        None => {
-            eprintln!(
-                "no --data given: using 5,000 procedurally drawn digit-like images (28 x 28); \
-                 pass --data ../shared/data/mnist5k/mnist_5k.csv.gz for real digits"
-            );
-            (ImageSet::synthetic_digits(500, 28, args.seed), String::from("synthetic digits (no --data)"))
-        }
-    };
+    let (images, data) = ImageSet::open_or_synthetic(args.data.as_deref(), args.seed)?;
     let n_test = (images.len() as f64 * 0.2).round() as usize;
     let (train_set, test) = images.stratified_split(n_test, args.seed)?;
     let mut shifted = Vec::new();

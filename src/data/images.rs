@@ -132,6 +132,26 @@ impl ImageSet {
         Self::from_idx(path, labels)
     }
 
+    /// What the examples do with their `--data` flag: [`open`](Self::open) the file when a path
+    /// is given; otherwise 5,000 [`synthetic_digits`](Self::synthetic_digits) (28 × 28, from
+    /// `seed`), saying so on stderr, so a bare clone still runs. Returns the set and a description
+    /// of where it came from (the path, or `synthetic digits (no --data)`).
+    ///
+    /// # Errors
+    /// What [`open`](Self::open) reports.
+    pub fn open_or_synthetic(path: Option<&str>, seed: u64) -> Result<(Self, String)> {
+        match path {
+            Some(path) => Ok((Self::open(path)?, path.to_string())),
+            None => {
+                eprintln!(
+                    "no --data given: using 5,000 procedurally drawn digit-like images (28 x 28); \
+                     pass --data ../shared/data/mnist5k/mnist_5k.csv.gz for real digits"
+                );
+                Ok((Self::synthetic_digits(500, 28, seed), String::from("synthetic digits (no --data)")))
+            }
+        }
+    }
+
     /// Reads MNIST-style IDX files: images (`0x00000803`) and labels (`0x00000801`), each plain
     /// or gzip; pixels are scaled by `1 / 255`.
     ///
