@@ -19,6 +19,7 @@
 //! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
 //!   stalled loss), each once, with the fix.
 //! - [`data`]: data readers: UCI split folders, images (MNIST IDX, CSV, gzip), splits, shifts, noise images.
+//! - [`ppl`]: probabilistic programming (models, guides, SVI, NUTS); today the [`ppl::Potential`] interface.
 //! - [`vae`]: variational autoencoders (Gaussian encoder, Bernoulli/Gaussian decoders, ELBO, IWAE).
 //!
 //! ## Feature flags
@@ -42,6 +43,7 @@ pub mod objective;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod posterior;
+pub mod ppl;
 pub mod predict;
 pub mod train;
 pub mod vae;
