@@ -4,7 +4,7 @@ of examples/eight_schools.rs.
     python bench/eight_schools_numpyro.py --reference   # 4 x 50 000 draws: posterior means + MCSE
     python bench/eight_schools_numpyro.py --bench       # 4 x 1 000 draws, 1 000 warmup, timed twice
 
-Both print one JSON line. Thread pinning is the peers' (`../shared/bench/peers/common.py`:
+Both print one JSON line. tests/mcmc.rs pools three `--reference` runs (seeds 0, 1, 2). Thread pinning is the peers' (`../shared/bench/peers/common.py`:
 `--threads 1` pins the process to one CPU and sets XLA to one intra-op thread); chains run one
 after the other (`chain_method="sequential"`), as NumPyro does on a single CPU device.
 

@@ -1,6 +1,8 @@
 //! Warmup adaptation as in Stan: dual-averaging step size, the initial step-size heuristic, and
 //! a diagonal mass matrix estimated in doubling windows.
 
+use std::cmp::Ordering;
+
 use crate::error::{Error, Result};
 
 /// Nesterov dual averaging of `log ε` (Hoffman & Gelman 2014, §3.2.1, eq. 6), with Stan's
@@ -75,7 +77,10 @@ pub fn find_initial_step_size(mut step_size: f64, mut delta_h: impl FnMut(f64) -
     let direction_up = delta_h(step_size)? > threshold;
     loop {
         let dh = delta_h(step_size)?;
-        if (direction_up && !(dh > threshold)) || (!direction_up && !(dh < threshold)) {
+        // Stop once the energy change is no longer on the starting side (NaN counts as crossed).
+        let side = dh.partial_cmp(&threshold);
+        let crossed = if direction_up { side != Some(Ordering::Greater) } else { side != Some(Ordering::Less) };
+        if crossed {
             return Ok(step_size);
         }
         step_size = if direction_up { 2.0 * step_size } else { 0.5 * step_size };
@@ -250,13 +255,13 @@ mod tests {
     #[test]
     fn short_warmup_shrinks_the_buffers_and_tiny_warmup_disables_them() {
         let mut s = WindowSchedule::new(100);
-        let ends: Vec<usize> = (0..100)
-            .filter_map(|i| {
-                let e = s.ends_slow_window();
-                s.advance();
-                e.then_some(i)
-            })
-            .collect();
+        let mut ends = vec![];
+        for i in 0..100 {
+            if s.ends_slow_window() {
+                ends.push(i);
+            }
+            s.advance();
+        }
         // 15 initial, 10 terminal, one window of 75: it ends at 89.
         assert_eq!(ends, vec![89]);
         let s = WindowSchedule::new(10);
