@@ -134,6 +134,29 @@ fn correlated_gaussian_with_scales_from_a_hundredth_to_a_hundred() {
 }
 
 #[test]
+fn skewed_target_log_of_gamma_variables() {
+    // q_i = log x_i, x_i ~ Gamma(a_i, 1) independently: U = Σ (e^q − a q), a skewed, light-left /
+    // heavy-right target with E[q] = ψ(a) and Var[q] = ψ'(a). a = 1, 2, 5:
+    // ψ(1) = −γ, ψ(2) = 1 − γ, ψ(5) = 25/12 − γ; ψ'(1) = π²/6, ψ'(2) = π²/6 − 1, ψ'(5) = π²/6 − 205/144.
+    struct LogGamma([f64; 3]);
+    impl Potential for LogGamma {
+        fn dim(&self) -> usize {
+            3
+        }
+        fn value_and_grad(&self, q: &[f64]) -> Result<(f64, Vec<f64>)> {
+            let u = q.iter().zip(&self.0).map(|(q, a)| q.exp() - a * q).sum();
+            Ok((u, q.iter().zip(&self.0).map(|(q, a)| q.exp() - a).collect()))
+        }
+    }
+    let gamma = 0.577_215_664_901_532_9;
+    let pi2_6 = std::f64::consts::PI.powi(2) / 6.0;
+    let mean = [-gamma, 1.0 - gamma, 25.0 / 12.0 - gamma];
+    let sd = [pi2_6.sqrt(), (pi2_6 - 1.0).sqrt(), (pi2_6 - 205.0 / 144.0).sqrt()];
+    let result = Mcmc::new(config(16)).unwrap().run(&LogGamma([1.0, 2.0, 5.0])).unwrap();
+    assert_matches(&result, &mean, &sd, "log-gamma");
+}
+
+#[test]
 fn conjugate_linear_regression_matches_the_exact_posterior() {
     // y = X β + e, e ~ N(0, σ² I) with σ = 1 known, prior β ~ N(0, s0² I) with s0 = 2.
     // Exact posterior: Λ = XᵀX / σ² + I / s0², mean = Λ⁻¹ Xᵀ y / σ², cov = Λ⁻¹.
