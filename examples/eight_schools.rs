@@ -119,13 +119,15 @@ fn main() -> bayesburn::Result<()> {
         let r = &non_centered;
         println!(
             "{{\"rhat_max\": {:.5}, \"divergence_rate\": {:.5}, \"mu_mean\": {:.5}, \"tau_mean\": {:.5}, \
-             \"ess_bulk_min\": {:.1}, \"ess_per_s\": {:.1}}}",
+             \"ess_bulk_min\": {:.1}, \"ess_per_s\": {:.1}, \"mu_mcse\": {:.5}, \"tau_mcse\": {:.5}}}",
             r.rhat_max,
             r.divergence_rate,
             r.mu.0,
             r.tau.0,
             r.ess_bulk_min,
-            r.ess_bulk_min / r.seconds
+            r.ess_bulk_min / r.seconds,
+            r.mu.1,
+            r.tau.1
         );
     }
     Ok(())
