@@ -13,10 +13,13 @@
 //! - [`Predictive`] draws posterior predictive samples from a guide or from posterior draws.
 //! - [`random_module`] puts a prior on every parameter of a burn module (a BNN in a model).
 
+mod beta;
 mod constraint;
 mod ctx;
 mod handlers;
+mod layout;
 mod macros;
+mod model_potential;
 mod params;
 mod potential;
 mod site_dist;
@@ -24,9 +27,12 @@ mod trace;
 mod value;
 
 pub use bayesburn_macros::model;
+pub use beta::Beta;
 pub use constraint::Constraint;
 pub use ctx::{trace, Ctx, Model, Plate};
 pub use handlers::{block, condition, replay, scale, seed, substitute, Handled, Handler, Seeded};
+pub use layout::{LatentLayout, LatentSlot};
+pub use model_potential::ModelPotential;
 pub use params::ParamStore;
 pub use potential::Potential;
 pub use site_dist::{Delta, Family, SiteDist, SiteDistribution};
