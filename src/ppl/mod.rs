@@ -13,9 +13,11 @@
 //! - [`Predictive`] draws posterior predictive samples from a guide or from posterior draws.
 //! - [`random_module`] puts a prior on every parameter of a burn module (a BNN in a model).
 
+mod auto_normal;
 mod beta;
 mod constraint;
 mod ctx;
+mod guide;
 mod handlers;
 mod layout;
 mod macros;
@@ -23,18 +25,22 @@ mod model_potential;
 mod params;
 mod potential;
 mod site_dist;
+mod svi;
 mod trace;
 mod value;
 
+pub use auto_normal::{AutoMultivariateNormal, AutoNormal};
 pub use bayesburn_macros::model;
 pub use beta::Beta;
 pub use constraint::Constraint;
 pub use ctx::{trace, Ctx, Model, Plate};
+pub use guide::{AutoDelta, Guide, GuideDraw, ModelGuide};
 pub use handlers::{block, condition, replay, scale, seed, substitute, Handled, Handler, Seeded};
 pub use layout::{LatentLayout, LatentSlot};
 pub use model_potential::ModelPotential;
 pub use params::ParamStore;
 pub use potential::Potential;
 pub use site_dist::{Delta, Family, SiteDist, SiteDistribution};
+pub use svi::{ElboEstimate, ElboObjective, Svi, SviStep, TraceElbo, TraceMeanFieldElbo};
 pub use trace::{PlateFrame, Site, SiteKind, Trace};
 pub use value::{Value, Values};

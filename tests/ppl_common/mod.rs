@@ -34,3 +34,5 @@ pub fn tensor1(v: &[f64], device: &Device) -> Tensor<1> {
 pub fn tensor2(v: &[f64], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(v.to_vec(), [rows, cols]), device)
 }
+
+pub mod regression;
