@@ -68,7 +68,7 @@ pub mod prelude {
     pub use crate::objective::{Elbo, ElboTerms, KlSchedule};
     pub use crate::posterior::{MuInit, PosteriorInit, Prior};
     pub use crate::ppl::{model, Constraint, Ctx, Plate};
-    pub use crate::{call, observe, param, plate, sample};
+    pub use crate::{call, observe, param, plate, random_module, sample};
     pub use bayesburn_macros::Bayesian;
 }
 

@@ -37,8 +37,8 @@ fn a_subsampled_plate_and_the_closed_form_kl_give_the_full_data_expected_elbo() 
     let (xh, yh) = regression::data();
     let (x, y) = (tensor2(&xh, N, D, &device), tensor1(&yh, &device));
     let (x2, y2) = (x.clone(), y.clone());
-    let full = move |ctx: &mut Ctx| regression(ctx, x.clone(), y.clone(), None);
-    let sub = move |ctx: &mut Ctx| regression(ctx, x2.clone(), y2.clone(), Some(10));
+    let full = move |ctx: &mut Ctx| regression(ctx, x.clone(), Some(y.clone()), None);
+    let sub = move |ctx: &mut Ctx| regression(ctx, x2.clone(), Some(y2.clone()), Some(10));
     // a guide near the posterior, so the estimates are not dominated by a bad fit
     let mut guide = AutoNormal::new(&full, 0.2).unwrap();
     guide.loc = guide.loc.map(|l| l.add_scalar(0.9));
@@ -73,7 +73,7 @@ fn a_hand_written_guide_is_the_auto_guide_it_spells_out() {
     let device = device();
     let (xh, yh) = regression::data();
     let (x, y) = (tensor2(&xh, N, D, &device), tensor1(&yh, &device));
-    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), y.clone(), None);
+    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), Some(y.clone()), None);
     let auto = AutoNormal::new(&model, 0.1).unwrap();
     let d2 = device.clone();
     let hand = ModelGuide::new(move |ctx: &mut Ctx| hand_guide(ctx, d2.clone())).unwrap();
@@ -93,7 +93,7 @@ fn auto_delta_finds_the_map_point() {
     let (xh, yh) = regression::data();
     let ex = exact(&xh, &yh);
     let (x, y) = (tensor2(&xh, N, D, &device), tensor1(&yh, &device));
-    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), y.clone(), None);
+    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), Some(y.clone()), None);
     let guide = AutoDelta::new(&model).unwrap();
     let mut svi = Svi::new(model, guide, TraceElbo::new(1).unwrap(), AdamConfig::new().init()).unwrap();
     for _ in 0..1500 {
@@ -113,7 +113,7 @@ fn nan_data_stop_svi_with_the_step_and_the_term() {
     let (xh, mut yh) = regression::data();
     yh[3] = f64::NAN;
     let (x, y) = (tensor2(&xh, N, D, &device), tensor1(&yh, &device));
-    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), y.clone(), None);
+    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), Some(y.clone()), None);
     let guide = AutoNormal::new(&model, 0.1).unwrap();
     let before = host(guide.loc.val());
     let mut svi = Svi::new(model, guide, TraceElbo::new(1).unwrap(), AdamConfig::new().init()).unwrap();

@@ -23,7 +23,7 @@ fn auto_normal_reaches_the_mean_field_optimum() {
     let (xh, yh) = regression::data();
     let ex = exact(&xh, &yh);
     let (x, y) = (tensor2(&xh, N, D, &device), tensor1(&yh, &device));
-    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), y.clone(), None);
+    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), Some(y.clone()), None);
     let (mean, var) = noise::with_seed(7, || {
         let guide = AutoNormal::new(&model, 0.1).unwrap();
         let mut svi = Svi::new(model, guide, TraceMeanFieldElbo::new(4).unwrap(), AdamConfig::new().init()).unwrap();
@@ -64,7 +64,7 @@ fn auto_multivariate_normal_recovers_the_exact_covariance() {
     let (xh, yh) = regression::data();
     let ex = exact(&xh, &yh);
     let (x, y) = (tensor2(&xh, N, D, &device), tensor1(&yh, &device));
-    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), y.clone(), None);
+    let model = move |ctx: &mut Ctx| regression(ctx, x.clone(), Some(y.clone()), None);
     let (mean, cov) = noise::with_seed(8, || {
         let guide = AutoMultivariateNormal::new(&model, 0.1).unwrap();
         let mut svi = Svi::new(model, guide, TraceElbo::new(4).unwrap(), AdamConfig::new().init()).unwrap();

@@ -10,7 +10,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, FnArg, Ident, ItemFn, Macro, ReturnType, Stmt, Token};
 
 /// The names the attribute rewrites.
-const SITE_MACROS: [&str; 5] = ["sample", "observe", "param", "plate", "call"];
+const SITE_MACROS: [&str; 6] = ["sample", "observe", "param", "plate", "call", "random_module"];
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     if !attr.is_empty() {
@@ -98,6 +98,12 @@ impl Rewriter {
                     span,
                     "expected `call!(other_model(args..))`, a call of another #[model] function",
                 )),
+            },
+            "random_module" => match self.args(mac)?.as_slice() {
+                [name, module, prior] => {
+                    Ok(syn::parse_quote_spanned!(span=> #ctx.random_module(#name, #module, #prior)?))
+                }
+                _ => Err(syn::Error::new(span, "expected `random_module!(\"name\", module, prior)`")),
             },
             _ => self.plate(mac),
         }

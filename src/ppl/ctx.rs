@@ -189,6 +189,9 @@ impl Ctx {
     }
 
     /// An `observe!` site: `value` is data with distribution `dist`; returns `value`.
+    /// `value` may be a `Tensor<D>` or an `Option<Tensor<D>>`: with `None` the site is drawn
+    /// like a `sample!` site, which is how a model makes posterior predictive draws of its data
+    /// (see [`Predictive`](super::Predictive)).
     ///
     /// # Errors
     /// As [`Ctx::sample`].
@@ -196,9 +199,9 @@ impl Ctx {
         &mut self,
         name: impl AsRef<str>,
         dist: T,
-        value: Tensor<D>,
+        value: impl Into<Option<Tensor<D>>>,
     ) -> Result<Tensor<D>> {
-        self.site(name.as_ref(), dist, Some(Value::from(value)))
+        self.site(name.as_ref(), dist, value.into().map(Value::from))
     }
 
     fn site<const D: usize, T: SiteDistribution<D>>(

@@ -63,3 +63,15 @@ macro_rules! call {
         )
     };
 }
+
+/// Priors on a burn module's parameters: `random_module!("net", module, prior)` returns the
+/// module with each parameter a `sample!` site. Only inside a `#[model]` function.
+#[macro_export]
+macro_rules! random_module {
+    ($($t:tt)*) => {
+        ::core::compile_error!(
+            "`random_module!` can only be used directly inside a `#[model]` function (not outside one, and not \
+             inside another macro's arguments); put `#[bayesburn::ppl::model]` on the enclosing function"
+        )
+    };
+}

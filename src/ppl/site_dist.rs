@@ -6,7 +6,9 @@ use std::fmt::Debug;
 use burn::prelude::*;
 
 use super::constraint::Constraint;
-use crate::dist::{Bernoulli, Categorical, Distribution, HalfNormal, Laplace, LogNormal, Normal, Rsample, StudentT};
+use crate::dist::{
+    Bernoulli, Categorical, Distribution, HalfNormal, Laplace, LogNormal, Normal, Rsample, ScaleMixtureNormal, StudentT,
+};
 
 /// A distribution family the inference code recognises, with its parameters flat (row-major),
 /// so that [`TraceMeanFieldElbo`](super::TraceMeanFieldElbo) can use a closed-form KL.
@@ -103,6 +105,25 @@ impl<const D: usize> SiteDistribution<D> for Bernoulli<D> {
     }
     fn support(&self) -> Constraint {
         Constraint::Discrete
+    }
+    fn draw(&self) -> Tensor<D> {
+        self.sample()
+    }
+    fn is_reparameterized(&self) -> bool {
+        false
+    }
+    fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
+        self.log_prob(value)
+    }
+}
+
+/// The scale-mixture prior of Blundell et al. (draws are not reparameterized: a prior only).
+impl<const D: usize> SiteDistribution<D> for ScaleMixtureNormal<D> {
+    fn value_shape(&self) -> [usize; D] {
+        self.dims()
+    }
+    fn support(&self) -> Constraint {
+        Constraint::Real
     }
     fn draw(&self) -> Tensor<D> {
         self.sample()

@@ -13,7 +13,7 @@ pub const NOISE_SD: f64 = 1.0;
 pub const TRUE_W: [f64; D] = [1.0, -2.0, 0.7, 1.5, -0.8];
 
 #[model]
-pub fn regression(x: Tensor<2>, y: Tensor<1>, subsample: Option<usize>) -> bayesburn::Result<Tensor<1>> {
+pub fn regression(x: Tensor<2>, y: Option<Tensor<1>>, subsample: Option<usize>) -> bayesburn::Result<Tensor<1>> {
     let device = x.device();
     let [n, d] = x.dims();
     let w: Tensor<1> = sample!("w", Normal::new(Tensor::zeros([d], &device), Tensor::full([d], PRIOR_SD, &device))?);
@@ -22,7 +22,7 @@ pub fn regression(x: Tensor<2>, y: Tensor<1>, subsample: Option<usize>) -> bayes
     plate!("data", size, subsample = batch, |p| {
         let mean = p.subsample(x.clone(), 0).matmul(w.clone().unsqueeze_dim(1)).squeeze_dim::<1>(1);
         let sd = mean.ones_like().mul_scalar(NOISE_SD);
-        observe!("y", Normal::new_unchecked(mean, sd), p.subsample(y.clone(), 0));
+        observe!("y", Normal::new_unchecked(mean, sd), y.clone().map(|y| p.subsample(y, 0)));
     });
     Ok(w)
 }
