@@ -100,7 +100,9 @@ impl ParamStore {
         if let Some(bad) = host.iter().position(|v| !v.is_finite()) {
             return Err(Error::Model {
                 site: name.to_string(),
-                problem: format!("is a param whose init value at flat index {bad} is outside the support of {constraint:?}"),
+                problem: format!(
+                    "is a param whose init value at flat index {bad} is outside the support of {constraint:?}"
+                ),
                 fix: "give an init value inside the constraint (e.g. > 0 for Positive, in (0, 1) for UnitInterval)",
             });
         }
