@@ -13,15 +13,13 @@ pub use init::{moped, MuInit, PosteriorInit};
 pub use prior::Prior;
 
 use burn::prelude::*;
+use burn::tensor::activation::relu;
 
-/// `softplus(rho) = log(1 + exp(rho))`, written as `(rho + |rho|) / 2 + log1p(exp(-|rho|))`
-/// (`= max(rho, 0) + ...`) so it neither overflows for large `rho` nor loses precision for very
-/// negative `rho`. The max is spelled with `|rho|` rather than `relu` because autodiff then gets
-/// the derivative at exactly 0 right (`1/2`, not the `0` that `relu'(0)` and `sign(0)` give).
+/// `softplus(rho) = log(1 + exp(rho))`, written as `relu(rho) + log1p(exp(-|rho|))` so it
+/// neither overflows for large `rho` nor loses precision for very negative `rho`.
 pub fn softplus<const D: usize>(rho: Tensor<D>) -> Tensor<D> {
-    let abs = rho.clone().abs();
-    let tail = abs.clone().neg().exp().log1p();
-    (rho + abs).mul_scalar(0.5) + tail
+    let tail = rho.clone().abs().neg().exp().log1p();
+    relu(rho) + tail
 }
 
 /// The `rho` whose softplus is `sigma`: `log(expm1(sigma))` (for `sigma > 0`).

@@ -8,6 +8,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Gradients, TensorData};
 
+use super::constraint::softplus;
 use super::constraint::Constraint;
 use super::ctx::Model;
 use super::guide::{layout_of, Guide, GuideDraw};
@@ -17,7 +18,7 @@ use super::value::Values;
 use crate::dist::{Distribution, Normal, LN_SQRT_2PI};
 use crate::error::{check_positive, Result};
 use crate::noise;
-use crate::posterior::{inverse_softplus, softplus};
+use crate::posterior::inverse_softplus;
 
 /// Mean-field Normal on the unconstrained latent vector (Pyro's `AutoNormal`):
 /// `u ~ N(loc, diag(softplus(scale_raw))^2)`, `z = T(u)` site by site.
