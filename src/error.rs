@@ -54,6 +54,26 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
+    /// A probabilistic program used a site name twice in one run.
+    #[error(
+        "model site {site:?} appears twice in one run; give every sample!/observe!/param! site \
+         a unique name (e.g. format!(\"w{{i}}\") in a loop)"
+    )]
+    DuplicateSite {
+        /// The repeated name.
+        site: String,
+    },
+    /// A probabilistic program broke a rule of the PPL at a site (a value of the wrong shape, a
+    /// discrete latent where inference needs a continuous one, a misused plate).
+    #[error("model site {site:?} {problem}; {fix}")]
+    Model {
+        /// The site (or plate) name.
+        site: String,
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]
     Io {

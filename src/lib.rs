@@ -19,7 +19,8 @@
 //! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
 //!   stalled loss), each once, with the fix.
 //! - [`data`]: data readers: UCI split folders, images (MNIST IDX, CSV, gzip), splits, shifts, noise images.
-//! - [`ppl`]: probabilistic programming (models, guides, SVI, NUTS); today the [`ppl::Potential`] interface.
+//! - [`ppl`]: probabilistic programming: `#[model]` with sample/observe/param/plate, handlers,
+//!   guides (AutoNormal, AutoMultivariateNormal, AutoDelta), SVI, Predictive, NUTS ([`ppl::mcmc`]).
 //! - [`vae`]: variational autoencoders (Gaussian encoder, Bernoulli/Gaussian decoders, ELBO, IWAE).
 //!
 //! ## Feature flags
@@ -67,6 +68,8 @@ pub mod prelude {
     pub use crate::noise;
     pub use crate::objective::{Elbo, ElboTerms, KlSchedule};
     pub use crate::posterior::{MuInit, PosteriorInit, Prior};
+    pub use crate::ppl::{model, Constraint, Ctx, Plate};
+    pub use crate::{call, observe, param, plate, random_module, sample};
     pub use bayesburn_macros::Bayesian;
 }
 

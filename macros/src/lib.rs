@@ -5,6 +5,7 @@
 use proc_macro::TokenStream;
 
 mod bayesian;
+mod model;
 
 /// Derives `bayesburn::Bayesian` for a network built from Bayesian modules.
 ///
@@ -66,4 +67,46 @@ mod bayesian;
 pub fn derive_bayesian(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     bayesian::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Turns a function into a probabilistic program (a model or a hand-written guide).
+///
+/// The function gets a hidden first parameter, the trace context
+/// `&mut bayesburn::ppl::Ctx` (after `self` for a method), and these statements in its body
+/// become calls on it; everything else is ordinary Rust over burn tensors:
+///
+/// | statement | meaning |
+/// | --- | --- |
+/// | `sample!("name", dist)` | a random variable; returns its value (a `Tensor<D>`) |
+/// | `observe!("name", dist, value)` | data `value` scored under `dist`; returns `value` |
+/// | `param!("name", init)` / `param!("name", init, constraint)` | a learnable value (`init` is evaluated only on the first run) |
+/// | `plate!("name", size, \|p\| { .. })` / `plate!("name", size, subsample = b, \|p\| { .. })` / `plate!("name", size, { .. })` | conditionally independent elements; `p: Plate` gives the (sub)sample indices and `p.subsample(x, dim)`; log-densities inside are scaled by `size / b` |
+/// | `call!(other(args..))` | runs another `#[model]` function in the same context |
+///
+/// ```ignore
+/// use bayesburn::dist::Normal;
+/// use bayesburn::prelude::*;
+/// use burn::prelude::*;
+///
+/// #[model]
+/// fn regression(x: Tensor<2>, y: Tensor<1>) -> bayesburn::Result<()> {
+///     let d = x.dims()[1];
+///     let w: Tensor<1> = sample!("w", Normal::new(Tensor::zeros([d], &x.device()), Tensor::ones([d], &x.device()))?);
+///     let n = x.dims()[0];
+///     plate!("data", n, subsample = 32, |p| {
+///         let mean = p.subsample(x.clone(), 0).matmul(w.clone().unsqueeze_dim(1)).squeeze_dim(1);
+///         observe!("y", Normal::new(mean.clone(), mean.ones_like())?, p.subsample(y.clone(), 0));
+///     });
+///     Ok(())
+/// }
+/// // run it: bayesburn::ppl::trace(&|ctx: &mut Ctx| regression(ctx, x.clone(), y.clone()))
+/// ```
+///
+/// The function must return a `Result` whose error converts from `bayesburn::Error` (each
+/// statement propagates its error with `?`). Site macros inside *other* macros' arguments
+/// (`println!`, `vec!`) are not seen by the attribute and fail to compile with a message, as
+/// they do outside a `#[model]` function. Do not `return` from inside a `plate!` body.
+#[proc_macro_attribute]
+pub fn model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    model::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -1,7 +1,7 @@
 //! The Bernoulli distribution.
 
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
+use burn::tensor::activation::{log_sigmoid, sigmoid};
 
 use super::check::{epsilon, validate, Check, Requirement};
 use super::{Distribution, Entropy};
@@ -115,9 +115,11 @@ impl<const D: usize> Distribution<D> for Bernoulli<D> {
     }
 
     /// `x logits - softplus(logits)` (equal to `x ln p + (1 - x) ln(1 - p)` for `x` in
-    /// `{0, 1}`).
+    /// `{0, 1}`), with `-softplus(l)` as burn's fused `log_sigmoid(-l)`: same value, and its
+    /// backward is right at `logits = 0` too (the `relu`-based softplus differentiates to 0
+    /// there, which made the gradient of a p = 1/2 site wrong).
     fn log_prob(&self, value: Tensor<D>) -> Tensor<D> {
-        value * self.logits.clone() - softplus(self.logits.clone())
+        value * self.logits.clone() + log_sigmoid(self.logits.clone().neg())
     }
 
     /// `probs`.
