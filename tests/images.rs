@@ -152,8 +152,8 @@ fn idx_trailing_bytes_and_label_count() {
 
 #[test]
 fn idx_zero_image_size() {
-    // Found by tests/fuzz_readers.rs: an empty image set of 0 x 4 images read fine and then
-    // failed in ImageSet::new with an error that did not name the file.
+    // An empty set of 0 x 4 images used to read fine and then fail in ImageSet::new with an
+    // error that did not name the file (tests/fuzz_readers.rs generates such headers).
     let dir = temp_dir("idx_zero");
     let path = dir.join("zero-images-idx3-ubyte");
     write(&path, &idx(0x0803, &[0, 0, 4], &[]));

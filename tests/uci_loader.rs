@@ -210,8 +210,8 @@ fn error_messages_name_file_line_problem_and_fix() {
 
 #[test]
 fn a_file_that_is_not_text_is_a_data_error_naming_its_line() {
-    // Found by tests/fuzz_readers.rs: this was an `Io` error ("stream did not contain valid
-    // UTF-8"), which said nothing about where.
+    // This used to be an `Io` error ("stream did not contain valid UTF-8") that said nothing
+    // about where (tests/fuzz_readers.rs writes such files).
     let (_folder, dir) = layout(|_| {});
     std::fs::write(dir.join("data.txt"), b"1 10 100\n2 20 \xff00\n").unwrap();
     let err = UciDataset::load(&dir).unwrap_err();
