@@ -3,6 +3,9 @@
 
 use burn::prelude::*;
 
+use crate::checkpoint::{LayerState, LayerStates};
+use crate::error::Result;
+
 /// How a stochastic module behaves on the next forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
@@ -71,6 +74,26 @@ pub trait Bayesian: Sized {
         self.collect_posterior_stats("", &mut out);
         out
     }
+
+    /// Appends what a [checkpoint](crate::checkpoint) must keep that burn's record does not
+    /// hold (prior, estimator, mode, ...): one [`LayerState`] per stochastic layer, paths
+    /// prefixed with `prefix`. The layers and `#[derive(Bayesian)]` implement it; the default adds
+    /// nothing, which is right only for a module whose whole state is in burn `Param`s.
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        let _ = (prefix, out);
+    }
+
+    /// Puts back what [`collect_layer_states`](Self::collect_layer_states) wrote: each layer
+    /// takes its entry (same path) out of `states`.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`](crate::Error::Checkpoint) naming the layer if its entry is missing,
+    /// belongs to another kind of layer, has another prior family or another architecture
+    /// (convolution stride, dilation, padding), or holds invalid values.
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        let _ = (prefix, states);
+        Ok(self)
+    }
 }
 
 /// Joins a path prefix and a field name with a dot.
@@ -107,6 +130,19 @@ impl<T: Bayesian> Bayesian for Vec<T> {
             m.collect_posterior_stats(&join_path(prefix, &i.to_string()), out);
         }
     }
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        for (i, m) in self.iter().enumerate() {
+            m.collect_layer_states(&join_path(prefix, &i.to_string()), out);
+        }
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        self.into_iter()
+            .enumerate()
+            .map(|(i, m)| m.restore_layer_states(&join_path(prefix, &i.to_string()), states))
+            .collect()
+    }
 }
 
 impl<T: Bayesian> Bayesian for Option<T> {
@@ -122,5 +158,15 @@ impl<T: Bayesian> Bayesian for Option<T> {
         if let Some(m) = self {
             m.collect_posterior_stats(prefix, out);
         }
+    }
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        if let Some(m) = self {
+            m.collect_layer_states(prefix, out);
+        }
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        self.map(|m| m.restore_layer_states(prefix, states)).transpose()
     }
 }

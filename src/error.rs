@@ -110,6 +110,20 @@ pub enum Error {
         /// How to fix it.
         fix: &'static str,
     },
+    /// A checkpoint cannot be read, or does not fit the model it is loaded into (another
+    /// architecture, other tensor shapes, another prior family, a training state of another run).
+    #[error("checkpoint {path}: {field}: {problem}; {fix}")]
+    Checkpoint {
+        /// The checkpoint directory.
+        path: String,
+        /// What does not fit: a tensor or layer path such as `hidden.weight_mu` or `out`, or a
+        /// part of the checkpoint such as `checkpoint.json` or `optimizer`.
+        field: String,
+        /// What the checkpoint holds there and what the model expects.
+        problem: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
 }
 
 /// What is wrong with a data file (the `problem` of [`Error::Data`]).
@@ -163,6 +177,11 @@ pub enum DataProblem {
         /// Complete consecutive split pairs found.
         found: usize,
     },
+    /// The file is not UTF-8 text.
+    NotText {
+        /// Byte offset of the first byte that is not UTF-8.
+        offset: usize,
+    },
     /// A file holds the wrong number of values.
     ValueCount {
         /// What was expected, e.g. `exactly one`.
@@ -193,6 +212,7 @@ impl std::fmt::Display for DataProblem {
                 write!(f, "declares {declared} splits, but {found} complete train/test file pairs were found")
             }
             DataProblem::ValueCount { expected, got } => write!(f, "expected {expected} values, found {got}"),
+            DataProblem::NotText { offset } => write!(f, "not UTF-8 text (byte offset {offset})"),
         }
     }
 }

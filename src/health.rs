@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bayesian::LayerStats;
 
@@ -31,7 +31,7 @@ pub const SIGMA_UNDERFLOW: f64 = 1e-4;
 pub const KL_RATIO_LIMIT: f64 = 100.0;
 
 /// A problem [`HealthMonitor`] found, with the numbers that show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HealthWarning {
     /// The posterior sd of a layer has (nearly) vanished: the layer is deterministic.
     SigmaUnderflow {
@@ -102,7 +102,9 @@ impl fmt::Display for HealthWarning {
 }
 
 /// Watches the epochs of one training run and reports each kind of [`HealthWarning`] once.
-#[derive(Debug, Clone)]
+/// Serializable, so a resumed run (see [`TrainState`](crate::train::TrainState)) keeps what it
+/// has seen and warned about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthMonitor {
     epochs: usize,
     first_loss: Option<f64>,

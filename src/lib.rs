@@ -15,7 +15,8 @@
 //! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS, AUROC, refusing to predict.
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`noise`]: reproducible, per-thread seeded randomness.
-//! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard.
+//! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard; exact resume.
+//! - [`checkpoint`]: save and load a model's whole posterior, optimizer and training state.
 //! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
 //!   stalled loss), each once, with the fix.
 //! - [`data`]: data readers: UCI split folders, images (MNIST IDX, CSV, gzip), splits, shifts, noise images.
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod bayesian;
+pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod dist;

@@ -16,39 +16,106 @@
 //! ```
 //!
 //! A thread that was never seeded starts from operating-system entropy.
+//!
+//! The position of the stream can be saved and restored ([`state`], [`restore`]), which is how
+//! a [checkpoint](crate::checkpoint) resumes training with exactly the noise it would have drawn.
 
 use std::cell::RefCell;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution as _, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The generator behind every draw: ChaCha with 12 rounds, the algorithm of rand's `StdRng`
+/// (whose `StdRng(ChaCha12Rng)` wrapper draws the same numbers from the same seed), used
+/// directly because it exposes its position in the stream, so [`state`] can save it.
+pub type NoiseRng = chacha20::ChaCha12Rng;
 
 thread_local! {
-    static RNG: RefCell<Option<StdRng>> = const { RefCell::new(None) };
+    static RNG: RefCell<Option<NoiseRng>> = const { RefCell::new(None) };
+}
+
+/// Name of the generator in a saved [`NoiseState`].
+const ALGORITHM: &str = "chacha12";
+
+/// The position of a thread's noise stream (key, stream id and word offset of the ChaCha12
+/// generator), from [`state`]; [`restore`] continues the stream from there. Serializable, so a
+/// checkpoint can carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoiseState {
+    /// The generator, `chacha12`.
+    pub algorithm: String,
+    /// The generator's 49-byte serialized state, hex-encoded.
+    pub state: String,
+}
+
+/// The calling thread's noise state (seeding it from entropy first if it was never seeded).
+/// Drawing nothing, it leaves the stream where it is.
+pub fn state() -> NoiseState {
+    let bytes = with_rng(|rng| rng.serialize_state());
+    NoiseState { algorithm: ALGORITHM.into(), state: bytes.iter().map(|b| format!("{b:02x}")).collect() }
+}
+
+/// Puts the calling thread's noise stream at `state` (from [`state`], possibly in another
+/// process): the following draws are the ones that followed when the state was taken.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] if `state` names another generator or its bytes are not the
+/// 98 hex digits of a ChaCha12 state.
+pub fn restore(state: &NoiseState) -> Result<()> {
+    if state.algorithm != ALGORITHM {
+        return Err(Error::invalid(
+            "noise::restore",
+            "algorithm",
+            &state.algorithm,
+            "\"chacha12\"",
+            "restore a state saved by this version of bayesburn (noise::state)",
+        ));
+    }
+    let hex = state.state.as_bytes();
+    let mut bytes = [0u8; 49];
+    let valid = hex.len() == 2 * bytes.len()
+        && bytes.iter_mut().zip(hex.chunks(2)).all(|(b, pair)| {
+            std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).map(|v| *b = v).is_some()
+        });
+    if !valid {
+        return Err(Error::invalid(
+            "noise::restore",
+            "state",
+            &state.state,
+            "98 hex digits",
+            "restore a state saved by noise::state, unchanged",
+        ));
+    }
+    let rng = NoiseRng::deserialize_state(&bytes);
+    RNG.with(|r| *r.borrow_mut() = Some(rng));
+    Ok(())
 }
 
 /// Seeds the calling thread's noise source. Every later draw on this thread is determined by
 /// `seed` and the sequence of calls.
 pub fn seed(seed: u64) {
-    RNG.with(|r| *r.borrow_mut() = Some(StdRng::seed_from_u64(seed)));
+    RNG.with(|r| *r.borrow_mut() = Some(NoiseRng::seed_from_u64(seed)));
 }
 
 /// Runs `f` with the calling thread's noise source seeded with `seed`, then restores the
 /// previous state of the source (so a seeded block does not disturb the surrounding stream).
 pub fn with_seed<R>(seed: u64, f: impl FnOnce() -> R) -> R {
-    let previous = RNG.with(|r| r.borrow_mut().replace(StdRng::seed_from_u64(seed)));
+    let previous = RNG.with(|r| r.borrow_mut().replace(NoiseRng::seed_from_u64(seed)));
     let out = f();
     RNG.with(|r| *r.borrow_mut() = previous);
     out
 }
 
 /// Gives `f` the calling thread's generator (seeded from entropy on first use).
-pub fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
+pub fn with_rng<R>(f: impl FnOnce(&mut NoiseRng) -> R) -> R {
     RNG.with(|r| {
         let mut guard = r.borrow_mut();
-        let rng = guard.get_or_insert_with(|| StdRng::from_rng(&mut rand::rng()));
+        let rng = guard.get_or_insert_with(|| NoiseRng::from_rng(&mut rand::rng()));
         f(rng)
     })
 }
@@ -63,7 +130,7 @@ pub fn next_seed() -> u64 {
 // precision either reports, and f32 resolution is ample for Monte-Carlo noise.
 
 /// Builds a float tensor of `shape` on `device` from values produced by `draw`.
-fn fill<const D: usize>(shape: [usize; D], device: &Device, mut draw: impl FnMut(&mut StdRng) -> f32) -> Tensor<D> {
+fn fill<const D: usize>(shape: [usize; D], device: &Device, mut draw: impl FnMut(&mut NoiseRng) -> f32) -> Tensor<D> {
     let n: usize = shape.iter().product();
     let data = with_rng(|rng| TensorData::new((0..n).map(|_| draw(rng)).collect::<Vec<f32>>(), shape));
     Tensor::from_data(data, device)
@@ -135,6 +202,42 @@ mod tests {
         let plus = v.iter().filter(|&&s| s == 1.0).count() as f64;
         // Binomial(1000, 1/2): sd = 15.8; 4 sd.
         assert!((plus - 500.0).abs() < 4.0 * 15.82, "plus = {plus}");
+    }
+
+    #[test]
+    fn same_numbers_as_rand_std_rng() {
+        use rand::rngs::StdRng;
+        let mut std = StdRng::seed_from_u64(42);
+        let mut ours = NoiseRng::seed_from_u64(42);
+        let a: Vec<u64> = (0..100).map(|_| std.random::<u64>()).collect();
+        let b: Vec<u64> = (0..100).map(|_| ours.random::<u64>()).collect();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn state_and_restore_continue_the_stream() {
+        let device = Device::flex();
+        seed(21);
+        let _ = to_vec(normal([3], &device));
+        let _ = to_vec(rademacher([5], &device)); // leaves a half-used word in the buffer
+        let saved = state();
+        let expected = to_vec(normal([7], &device));
+        seed(99);
+        restore(&saved).unwrap();
+        assert_eq!(to_vec(normal([7], &device)), expected);
+        let json = serde_json::to_string(&saved).unwrap();
+        let back: NoiseState = serde_json::from_str(&json).unwrap();
+        restore(&back).unwrap();
+        assert_eq!(to_vec(normal([7], &device)), expected);
+    }
+
+    #[test]
+    fn restore_rejects_foreign_states() {
+        let good = state();
+        let err = restore(&NoiseState { algorithm: "pcg".into(), ..good.clone() }).unwrap_err();
+        assert!(matches!(err, Error::InvalidParameter { field: "algorithm", .. }), "{err}");
+        let err = restore(&NoiseState { state: "zz".repeat(49), ..good }).unwrap_err();
+        assert!(matches!(err, Error::InvalidParameter { field: "state", .. }), "{err}");
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //!     elbo.loss(gaussian_nll(pred, y.unsqueeze(), var).squeeze_dim(2), model.kl(), batch.step)
 //! })?;
 //! ```
+//!
+//! A run can be stopped and resumed exactly: [`fit_with_state`] keeps where it stands in a
+//! [`TrainState`] (step, epoch, minibatch order, the noise stream, health), and
+//! [`checkpoint::save`](crate::checkpoint::save) writes it next to the model and optimizer.
+//! Training `N` steps straight through, or `k` steps, saving, loading into a fresh model and
+//! optimizer and training on, gives bit-identical parameters.
 
 use std::time::Instant;
 
@@ -22,8 +28,9 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::bayesian::{Bayesian, LayerStats};
-use crate::error::{check_nonzero, check_positive, Result};
+use crate::error::{check_nonzero, check_positive, Error, Result};
 use crate::health::{HealthMonitor, HealthWarning};
+use crate::noise::{self, NoiseState};
 use crate::objective::ElboTerms;
 
 /// Settings of [`fit`].
@@ -41,13 +48,32 @@ pub struct FitConfig {
     pub progress: bool,
     /// Label shown in front of the progress bar.
     pub label: String,
+    /// Stop (to save a checkpoint) once this many optimisation steps have been taken in all,
+    /// counting those of earlier calls on the same [`TrainState`]; `None` runs all `epochs`.
+    #[serde(default)]
+    pub stop_after_steps: Option<usize>,
 }
 
 impl FitConfig {
     /// `epochs` passes in minibatches of `batch_size` at `learning_rate`, shuffled, with a
     /// progress bar.
     pub fn new(epochs: usize, batch_size: usize, learning_rate: f64) -> Self {
-        FitConfig { epochs, batch_size, learning_rate, shuffle: true, progress: true, label: "train".into() }
+        FitConfig {
+            epochs,
+            batch_size,
+            learning_rate,
+            shuffle: true,
+            progress: true,
+            label: "train".into(),
+            stop_after_steps: None,
+        }
+    }
+
+    /// Stops once `steps` optimisation steps have been taken in all (see
+    /// [`stop_after_steps`](Self::stop_after_steps)); [`fit_with_state`] then resumes.
+    pub fn with_stop_after_steps(mut self, steps: usize) -> Self {
+        self.stop_after_steps = Some(steps);
+        self
     }
 
     /// Turns the progress bar on or off.
@@ -107,7 +133,7 @@ impl Batch {
 }
 
 /// Mean ELBO terms over one epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     /// Mean loss.
     pub loss: f64,
@@ -140,6 +166,83 @@ impl History {
     }
 }
 
+/// Where a training run stands: everything besides the model and the optimizer that
+/// [`fit_with_state`] needs to continue it exactly. Serializable;
+/// [`checkpoint::save`](crate::checkpoint::save) writes it into `checkpoint.json`.
+///
+/// `TrainState::default()` is a run that has not started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainState {
+    /// Optimisation steps taken: the next [`Batch::step`], which KL schedules read.
+    pub step: usize,
+    /// The current epoch (0-based); `FitConfig::epochs` once the run is complete.
+    pub epoch: usize,
+    /// Minibatches of the current epoch already taken.
+    pub batch: usize,
+    /// The current epoch's order of the examples (empty before the first epoch; each epoch
+    /// shuffles the previous order, so it is part of the state).
+    pub order: Vec<usize>,
+    /// The run's dataset size and batch size (0 before the first call), checked on resume.
+    pub n: usize,
+    /// See [`n`](Self::n).
+    pub batch_size: usize,
+    /// Sums of loss, NLL and KL over the current epoch's batches so far.
+    pub epoch_sums: [f64; 3],
+    /// The KL weight of the last step.
+    pub beta: f64,
+    /// Means of the completed epochs.
+    pub epochs: Vec<EpochStats>,
+    /// The health monitor (what it has seen and warned about).
+    pub health: Option<HealthMonitor>,
+    /// The calling thread's [`noise`] stream when [`fit_with_state`] last returned; the next
+    /// call restores it before its first draw, so whatever drew noise in between (building a
+    /// model to load a checkpoint into) does not shift the run's noise.
+    pub noise: Option<NoiseState>,
+}
+
+impl TrainState {
+    /// Whether the run has done all `config.epochs` epochs.
+    pub fn is_complete(&self, config: &FitConfig) -> bool {
+        self.epoch >= config.epochs
+    }
+
+    /// Checks that this state belongs to a run on `n` examples in batches of `batch_size`, and
+    /// fills in a fresh state.
+    fn begin(&mut self, n: usize, config: &FitConfig) -> Result<()> {
+        let fix = "resume with the dataset and batch size the run started with, or start from TrainState::default()";
+        if self.n == 0 && self.step == 0 && self.epoch == 0 {
+            self.n = n;
+            self.batch_size = config.batch_size;
+        }
+        for (field, expected, got) in [("n", self.n, n), ("batch_size", self.batch_size, config.batch_size)] {
+            if expected != got {
+                return Err(Error::Checkpoint {
+                    path: "TrainState".into(),
+                    field: field.into(),
+                    problem: format!("the run was started with {field} = {expected}, this call has {got}"),
+                    fix,
+                });
+            }
+        }
+        if !self.order.is_empty() && (self.order.len() != n || self.batch * config.batch_size > n) {
+            return Err(Error::Checkpoint {
+                path: "TrainState".into(),
+                field: "order".into(),
+                problem: format!(
+                    "holds {} indices and {} batches done, for {n} examples",
+                    self.order.len(),
+                    self.batch
+                ),
+                fix,
+            });
+        }
+        if let Some(state) = &self.noise {
+            noise::restore(state)?;
+        }
+        Ok(())
+    }
+}
+
 /// Trains `model` on `n` examples: every epoch the indices `0..n` are (optionally) shuffled and
 /// cut into minibatches; for each, `step` computes the [`ElboTerms`] (typically with
 /// [`Elbo::loss`](crate::objective::Elbo::loss)), then the loop back-propagates `loss` and takes
@@ -160,7 +263,52 @@ where
     M: Module,
     F: FnMut(&M, &Batch) -> Result<ElboTerms>,
 {
-    fit_inner(model, optim, n, config, step, |_| None)
+    fit_inner(model, optim, n, config, &mut TrainState::default(), step, |_| None)
+}
+
+/// As [`fit`], continuing the run `state` describes (`TrainState::default()` starts one) and
+/// leaving in `state` where it stopped: after all `config.epochs`, or once
+/// [`FitConfig::stop_after_steps`] steps have been taken. Calling it again with the same state
+/// (also one reloaded by [`checkpoint::load`](crate::checkpoint::load) into a fresh model and
+/// optimizer) continues exactly where it left off: the same minibatches, the same noise and the
+/// same optimizer moments, so the parameters come out bit-identical to one uninterrupted run.
+/// The returned [`History`] covers the whole run so far.
+///
+/// # Errors
+/// As [`fit`], and [`Error::Checkpoint`](crate::Error::Checkpoint) if `state` comes from a run
+/// with another dataset size or batch size.
+pub fn fit_with_state<M, F>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    n: usize,
+    config: &FitConfig,
+    state: &mut TrainState,
+    step: F,
+) -> Result<(M, History)>
+where
+    M: Module,
+    F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+{
+    fit_inner(model, optim, n, config, state, step, |_| None)
+}
+
+/// As [`fit_with_state`] for a [`Bayesian`] model, with the checks of [`fit_bayesian`].
+///
+/// # Errors
+/// As [`fit_with_state`].
+pub fn fit_bayesian_with_state<M, F>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    n: usize,
+    config: &FitConfig,
+    state: &mut TrainState,
+    step: F,
+) -> Result<(M, History)>
+where
+    M: Module + Bayesian,
+    F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+{
+    fit_inner(model, optim, n, config, state, step, |m: &M| Some(m.posterior_stats()))
 }
 
 /// As [`fit`], for a [`Bayesian`] model: at the end of each epoch it also reads
@@ -181,7 +329,7 @@ where
     M: Module + Bayesian,
     F: FnMut(&M, &Batch) -> Result<ElboTerms>,
 {
-    fit_inner(model, optim, n, config, step, |m: &M| Some(m.posterior_stats()))
+    fit_inner(model, optim, n, config, &mut TrainState::default(), step, |m: &M| Some(m.posterior_stats()))
 }
 
 fn fit_inner<M, F, S>(
@@ -189,6 +337,7 @@ fn fit_inner<M, F, S>(
     optim: &mut ModuleOptimizer,
     n: usize,
     config: &FitConfig,
+    state: &mut TrainState,
     mut step: F,
     layer_stats: S,
 ) -> Result<(M, History)>
@@ -198,6 +347,7 @@ where
     S: Fn(&M) -> Option<Vec<LayerStats>>,
 {
     config.validate(n)?;
+    state.begin(n, config)?;
     let per_epoch = n.div_ceil(config.batch_size);
     let bar = if config.progress {
         let bar = ProgressBar::new((config.epochs * per_epoch) as u64);
@@ -207,39 +357,49 @@ where
                 .progress_chars("=> "),
         );
         bar.set_prefix(config.label.clone());
+        bar.set_position(state.step as u64);
         bar
     } else {
         ProgressBar::hidden()
     };
 
     let start = Instant::now();
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut epochs = Vec::with_capacity(config.epochs);
-    let mut global = 0usize;
-    let mut health = HealthMonitor::new(config.epochs);
-    for epoch in 0..config.epochs {
-        if config.shuffle {
-            crate::noise::with_rng(|rng| order.shuffle(rng));
+    let stop_at = config.stop_after_steps.unwrap_or(usize::MAX);
+    let health = state.health.get_or_insert_with(|| HealthMonitor::new(config.epochs));
+    while state.epoch < config.epochs && state.step < stop_at {
+        if state.batch == 0 {
+            if state.order.is_empty() {
+                state.order = (0..n).collect();
+            }
+            if config.shuffle {
+                noise::with_rng(|rng| state.order.shuffle(rng));
+            }
+            state.epoch_sums = [0.0; 3];
         }
-        let mut sums = [0.0f64; 3];
-        let mut beta = 0.0;
-        for chunk in order.chunks(config.batch_size) {
-            let batch = Batch { indices: chunk.to_vec(), step: global, epoch };
+        while state.batch < per_epoch && state.step < stop_at {
+            let lo = state.batch * config.batch_size;
+            let indices = state.order[lo..(lo + config.batch_size).min(n)].to_vec();
+            let batch = Batch { indices, step: state.step, epoch: state.epoch };
             let terms = step(&model, &batch)?;
-            let [loss, nll, kl] = terms.check_finite(global)?;
-            beta = terms.beta;
+            let [loss, nll, kl] = terms.check_finite(state.step)?;
+            state.beta = terms.beta;
             let grads = GradientsParams::from_grads(terms.loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
-            for (s, v) in sums.iter_mut().zip([loss, nll, kl]) {
+            for (s, v) in state.epoch_sums.iter_mut().zip([loss, nll, kl]) {
                 *s += v;
             }
-            global += 1;
+            state.step += 1;
+            state.batch += 1;
             bar.inc(1);
         }
+        if state.batch < per_epoch {
+            break; // stopped inside the epoch
+        }
         let k = per_epoch as f64;
-        let stats = EpochStats { loss: sums[0] / k, nll: sums[1] / k, kl: sums[2] / k, beta };
+        let sums = state.epoch_sums;
+        let stats = EpochStats { loss: sums[0] / k, nll: sums[1] / k, kl: sums[2] / k, beta: state.beta };
         let layers = layer_stats(&model);
-        for warning in health.end_epoch(epoch, [stats.loss, stats.nll, stats.kl], beta, layers.as_deref()) {
+        for warning in health.end_epoch(state.epoch, [stats.loss, stats.nll, stats.kl], state.beta, layers.as_deref()) {
             bar.suspend(|| eprintln!("warning ({}): {warning}", config.label));
         }
         bar.set_message(format!(
@@ -247,12 +407,16 @@ where
             stats.loss,
             stats.nll,
             stats.kl,
-            beta,
+            state.beta,
             health.summary()
         ));
-        epochs.push(stats);
+        state.epochs.push(stats);
+        state.epoch += 1;
+        state.batch = 0;
     }
     bar.finish_and_clear();
+    let warnings = health.warnings().to_vec();
+    state.noise = Some(noise::state());
     let seconds = start.elapsed().as_secs_f64();
-    Ok((model, History { epochs, steps: global, seconds, warnings: health.warnings().to_vec() }))
+    Ok((model, History { epochs: state.epochs.clone(), steps: state.step, seconds, warnings }))
 }

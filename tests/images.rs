@@ -76,7 +76,10 @@ fn idx_pair(dir: &Path, gz: bool) -> (PathBuf, PathBuf) {
     (pi, pl)
 }
 
+/// The location and `what` of a `MalformedData` (printed, for docs/ERRORS.md: run with
+/// `--nocapture`).
 fn malformed(err: Error) -> (String, &'static str) {
+    println!("{err}");
     match err {
         Error::MalformedData { at, what, .. } => (at, what),
         other => panic!("expected MalformedData, got {other:?}"),
@@ -145,6 +148,17 @@ fn idx_trailing_bytes_and_label_count() {
     let (pi, pl) = idx_pair(&dir, false);
     write(&pl, &idx(0x0801, &[2], &[1, 2]));
     assert_eq!(malformed(ImageSet::from_idx(&pi, &pl).unwrap_err()).1, "number of labels");
+}
+
+#[test]
+fn idx_zero_image_size() {
+    // An empty set of 0 x 4 images used to read fine and then fail in ImageSet::new with an
+    // error that did not name the file (tests/fuzz_readers.rs generates such headers).
+    let dir = temp_dir("idx_zero");
+    let path = dir.join("zero-images-idx3-ubyte");
+    write(&path, &idx(0x0803, &[0, 0, 4], &[]));
+    let (at, what) = malformed(read_idx_images(&path).unwrap_err());
+    assert_eq!((what, at.as_str()), ("header", "byte offset 8"));
 }
 
 const LAYOUT: CsvLayout = CsvLayout { height: 2, width: 2, max_pixel: 16 };

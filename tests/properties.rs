@@ -16,6 +16,8 @@
 //! default flex device (f32), where parameters that do not fit f32 are rejected by the same
 //! checks.
 
+mod common;
+
 use bayesburn::dist::{
     Bernoulli, Categorical, Distribution, HalfNormal, Laplace, LogNormal, Normal, ScaleMixtureNormal, StudentT,
 };
@@ -25,7 +27,6 @@ use bayesburn::{noise, Error, Mode, Result};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 fn dev() -> Device {
     Device::flex()
@@ -85,18 +86,8 @@ fn assert_finite(what: &str, v: &[f64]) -> std::result::Result<(), TestCaseError
     Ok(())
 }
 
-/// 64 cases from a fixed seed, so a run is repeatable; `BAYESBURN_PROPTEST_CASES=5000` and
-/// `BAYESBURN_PROPTEST_SEED=n` search further by hand.
-fn config() -> ProptestConfig {
-    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    ProptestConfig {
-        rng_seed: RngSeed::Fixed(var("BAYESBURN_PROPTEST_SEED").unwrap_or(0)),
-        ..ProptestConfig::with_cases(var("BAYESBURN_PROPTEST_CASES").unwrap_or(64) as u32)
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::config())]
 
     #[test]
     fn location_scale_constructors_never_panic(l in any_vec(), s in any_vec(), df in any_f64()) {

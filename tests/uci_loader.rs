@@ -207,3 +207,15 @@ fn error_messages_name_file_line_problem_and_fix() {
     assert!(text.contains("index_test_0.txt:2: row index 9 is out of range"), "{text}");
     assert!(text.contains("use 0-based row indices"), "{text}");
 }
+
+#[test]
+fn a_file_that_is_not_text_is_a_data_error_naming_its_line() {
+    // This used to be an `Io` error ("stream did not contain valid UTF-8") that said nothing
+    // about where (tests/fuzz_readers.rs writes such files).
+    let (_folder, dir) = layout(|_| {});
+    std::fs::write(dir.join("data.txt"), b"1 10 100\n2 20 \xff00\n").unwrap();
+    let err = UciDataset::load(&dir).unwrap_err();
+    println!("{err}");
+    let (problem, file, line) = data_error(err);
+    assert_eq!((problem, file.as_str(), line), (DataProblem::NotText { offset: 14 }, "data.txt", Some(2)));
+}

@@ -17,8 +17,9 @@ const ACCEPTED: &str = "accepted: `#[bayesian]` alone, with no arguments (priors
 
 /// Generates `impl ::bayesburn::Bayesian` for a struct with named fields.
 ///
-/// Every field marked `#[bayesian]` contributes its KL, is switched by `with_mode` and reports
-/// its posterior statistics under its field name; the other fields are moved unchanged.
+/// Every field marked `#[bayesian]` contributes its KL, is switched by `with_mode`, reports
+/// its posterior statistics and its checkpoint state under its field name, and restores that
+/// state from a checkpoint; the other fields are moved unchanged.
 pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     reject_attribute_on(&input.attrs, "the struct itself")?;
     let fields = named_fields(&input)?;
@@ -85,6 +86,34 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     });
 
+    let layer_states = bayesian.iter().map(|f| {
+        let (ident, ty) = (f.ident.as_ref().expect("named field"), &f.ty);
+        let path = ident.unraw().to_string();
+        quote_spanned! {ty.span()=>
+            <#ty as ::bayesburn::Bayesian>::collect_layer_states(
+                &self.#ident,
+                &::bayesburn::bayesian::join_path(prefix, #path),
+                out,
+            );
+        }
+    });
+    let restored = fields.iter().map(|f| {
+        let ident = f.ident.as_ref().expect("named field");
+        let ty = &f.ty;
+        if bayesian.iter().any(|b| b.ident == f.ident) {
+            let path = ident.unraw().to_string();
+            quote_spanned! {ty.span()=>
+                #ident: <#ty as ::bayesburn::Bayesian>::restore_layer_states(
+                    self.#ident,
+                    &::bayesburn::bayesian::join_path(prefix, #path),
+                    states,
+                )?
+            }
+        } else {
+            quote! { #ident: self.#ident }
+        }
+    });
+
     Ok(quote! {
         #[automatically_derived]
         impl #impl_generics ::bayesburn::Bayesian for #name #ty_generics #where_clause {
@@ -106,6 +135,24 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 out: &mut ::std::vec::Vec<::bayesburn::LayerStats>,
             ) {
                 #(#stats)*
+            }
+
+            fn collect_layer_states(
+                &self,
+                prefix: &str,
+                out: &mut ::std::vec::Vec<::bayesburn::checkpoint::LayerState>,
+            ) {
+                #(#layer_states)*
+            }
+
+            fn restore_layer_states(
+                self,
+                prefix: &str,
+                states: &mut ::bayesburn::checkpoint::LayerStates,
+            ) -> ::bayesburn::Result<Self> {
+                ::core::result::Result::Ok(Self {
+                    #(#restored,)*
+                })
             }
         }
     })

@@ -235,12 +235,22 @@ fn value_count(path: &Path, expected: &'static str, got: usize, fix: &'static st
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::Io {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
         path: show(path),
         message: format!(
             "{e}; pass the dataset folder (holding data.txt, index_features.txt, index_target.txt, \
              index_train_<i>.txt, index_test_<i>.txt) or the folder above its data/"
         ),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count();
+        Error::Data {
+            path: show(path),
+            line: Some(line),
+            problem: DataProblem::NotText { offset },
+            fix: "the dataset files are plain text, one number per field; replace the file with the original",
+        }
     })
 }
 

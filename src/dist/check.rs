@@ -1,8 +1,8 @@
 //! Parameter validation, broadcasting and host-side noise shared by the distributions.
 
+use crate::noise::NoiseRng;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
-use rand::rngs::StdRng;
 
 use crate::error::{Error, Result};
 use crate::noise;
@@ -157,7 +157,7 @@ pub(crate) fn host_noise<const D: usize>(
     shape: [usize; D],
     device: &Device,
     dtype: DType,
-    mut draw: impl FnMut(&mut StdRng) -> f64,
+    mut draw: impl FnMut(&mut NoiseRng) -> f64,
 ) -> Tensor<D> {
     let n: usize = shape.iter().product();
     let values: Vec<f64> = noise::with_rng(|rng| (0..n).map(|_| draw(rng)).collect());

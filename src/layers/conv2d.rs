@@ -24,6 +24,7 @@ use burn::tensor::ops::ConvOptions;
 use super::stats::{check_sample_and_batch, StatsAccumulator};
 use super::Estimator;
 use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
+use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
 use crate::posterior::{moped, softplus, PosteriorInit, Prior};
@@ -500,6 +501,24 @@ impl Bayesian for BayesConv2d {
             acc.add(&self.prior, mu.val(), sigma);
         }
         out.push(acc.finish(join_path(prefix, "")));
+    }
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        let layer = LayerKind::BayesConv2d {
+            prior: self.prior,
+            estimator: self.estimator,
+            mode: self.mode,
+            stride: self.stride,
+            dilation: self.dilation,
+            padding: self.padding.clone(),
+        };
+        out.push(LayerState { path: join_path(prefix, ""), layer });
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        let architecture = (self.stride, self.dilation, &self.padding);
+        let (prior, estimator, mode) = states.take_bayes_conv2d(&join_path(prefix, ""), self.prior, architecture)?;
+        Ok(BayesConv2d { prior, estimator, mode, ..self })
     }
 }
 

@@ -15,7 +15,8 @@
 
 use burn::prelude::*;
 
-use crate::bayesian::{Bayesian, LayerStats, Mode};
+use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
+use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{Error, Result};
 use crate::noise;
 
@@ -108,6 +109,18 @@ impl Bayesian for McDropout {
 
     /// Adds nothing: there is no weight posterior to summarise.
     fn collect_posterior_stats(&self, _prefix: &str, _out: &mut Vec<LayerStats>) {}
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        out.push(LayerState {
+            path: join_path(prefix, ""),
+            layer: LayerKind::McDropout { p: self.p, mode: self.mode },
+        });
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        let (p, mode) = states.take_mc_dropout(&join_path(prefix, ""))?;
+        Ok(McDropout { p, mode })
+    }
 }
 
 #[cfg(test)]

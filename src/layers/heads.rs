@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::stats::check_sample_and_batch;
 use super::{BayesLinear, BayesLinearConfig, Estimator};
 use crate::bayesian::{Bayesian, LayerStats, Mode};
+use crate::checkpoint::{LayerState, LayerStates};
 use crate::error::{check_nonzero, check_positive, Error, Result};
 use crate::noise;
 use crate::posterior::{softplus, PosteriorInit, Prior};
@@ -144,6 +145,19 @@ impl Bayesian for HeadProjection {
         if let HeadProjection::Bayesian(b) = self {
             b.collect_posterior_stats(prefix, out);
         }
+    }
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        if let HeadProjection::Bayesian(b) = self {
+            b.collect_layer_states(prefix, out);
+        }
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        Ok(match self {
+            HeadProjection::Bayesian(b) => HeadProjection::Bayesian(b.restore_layer_states(prefix, states)?),
+            deterministic => deterministic,
+        })
     }
 }
 
@@ -270,6 +284,14 @@ impl Bayesian for GaussianHead {
 
     fn with_mode(self, mode: Mode) -> Self {
         GaussianHead { projection: self.projection.with_mode(mode), ..self }
+    }
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        self.projection.collect_layer_states(prefix, out);
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        Ok(GaussianHead { projection: self.projection.restore_layer_states(prefix, states)?, ..self })
     }
 
     /// One entry in the Bayesian flavour, none in the deterministic one.
@@ -430,6 +452,14 @@ impl Bayesian for ClassificationHead {
 
     fn with_mode(self, mode: Mode) -> Self {
         ClassificationHead { projection: self.projection.with_mode(mode), ..self }
+    }
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        self.projection.collect_layer_states(prefix, out);
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        Ok(ClassificationHead { projection: self.projection.restore_layer_states(prefix, states)?, ..self })
     }
 
     /// One entry in the Bayesian flavour, none in the deterministic one.

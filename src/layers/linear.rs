@@ -20,6 +20,7 @@ use burn::prelude::*;
 use super::stats::{check_sample_and_batch, StatsAccumulator};
 use super::Estimator;
 use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
+use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
 use crate::posterior::{moped, softplus, PosteriorInit, Prior};
@@ -408,6 +409,16 @@ impl Bayesian for BayesLinear {
             acc.add(&self.prior, mu.val(), sigma);
         }
         out.push(acc.finish(join_path(prefix, "")));
+    }
+
+    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
+        let layer = LayerKind::BayesLinear { prior: self.prior, estimator: self.estimator, mode: self.mode };
+        out.push(LayerState { path: join_path(prefix, ""), layer });
+    }
+
+    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
+        let (prior, estimator, mode) = states.take_bayes_linear(&join_path(prefix, ""), self.prior)?;
+        Ok(BayesLinear { prior, estimator, mode, ..self })
     }
 }
 

@@ -32,12 +32,23 @@ pub struct IdxImages {
 /// # Errors
 /// [`Error::Io`](crate::Error::Io) if the file cannot be read;
 /// [`Error::MalformedData`](crate::Error::MalformedData) for a wrong magic number (e.g. a label
-/// file), a header or data shorter than the sizes announce, or trailing bytes.
+/// file), a header or data shorter than the sizes announce, trailing bytes, or an image size
+/// of 0 rows or columns.
 pub fn read_idx_images(path: impl AsRef<Path>) -> Result<IdxImages> {
     let path = path.as_ref();
     let bytes = read_bytes(path)?;
     let dims = header(path, &bytes, IDX_IMAGES_MAGIC, "an IDX image file such as train-images-idx3-ubyte")?;
     let [n, height, width] = [dims[0], dims[1], dims[2]];
+    if height == 0 || width == 0 {
+        return Err(malformed(
+            path,
+            String::from("byte offset 8"),
+            "header",
+            format!("images of {height} x {width} pixels"),
+            "at least 1 x 1",
+            "the header is corrupt; download the file again",
+        ));
+    }
     let pixels = body(path, &bytes, 16, &[n, height, width])?;
     Ok(IdxImages { pixels, n, height, width })
 }

@@ -1,6 +1,6 @@
 //! A procedurally drawn digit-like data set, for running examples without data files.
 
-use rand::rngs::StdRng;
+use crate::noise::NoiseRng;
 use rand::RngExt;
 
 use super::ImageSet;
@@ -61,7 +61,7 @@ fn segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
 }
 
 /// One image of `digit`, `side x side`, with random pose and pen width.
-fn draw(digit: usize, side: usize, rng: &mut StdRng) -> Vec<f32> {
+fn draw(digit: usize, side: usize, rng: &mut NoiseRng) -> Vec<f32> {
     let s = side as f64;
     let mut u = |lo: f64, hi: f64| lo + (hi - lo) * rng.random::<f64>();
     let angle = u(-0.25, 0.25);
