@@ -185,16 +185,47 @@ where
 }
 
 fn fit_inner<M, F, S>(
-    mut model: M,
+    model: M,
     optim: &mut ModuleOptimizer,
     n: usize,
     config: &FitConfig,
-    mut step: F,
+    step: F,
     layer_stats: S,
 ) -> Result<(M, History)>
 where
     M: Module,
     F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+    S: Fn(&M) -> Option<Vec<LayerStats>>,
+{
+    let mut order: Vec<usize> = (0..n).collect();
+    let batches = |epoch: usize, first_step: usize| {
+        if config.shuffle {
+            crate::noise::with_rng(|rng| order.shuffle(rng));
+        }
+        order
+            .chunks(config.batch_size.max(1))
+            .enumerate()
+            .map(|(k, chunk)| Batch { indices: chunk.to_vec(), step: first_step + k, epoch })
+            .collect()
+    };
+    fit_loop(model, optim, n, config, batches, step, layer_stats)
+}
+
+/// The loop shared by [`fit`], [`fit_bayesian`] and the stacked ensembles' fit
+/// ([`crate::ensemble::fit_stacked`]): `batches(epoch, first_step)` makes one epoch's
+/// minibatches (`n.div_ceil(batch_size)` of them), `step` computes each one's loss.
+pub(crate) fn fit_loop<M, B, F, S>(
+    mut model: M,
+    optim: &mut ModuleOptimizer,
+    n: usize,
+    config: &FitConfig,
+    mut batches: impl FnMut(usize, usize) -> Vec<B>,
+    mut step: F,
+    layer_stats: S,
+) -> Result<(M, History)>
+where
+    M: Module,
+    F: FnMut(&M, &B) -> Result<ElboTerms>,
     S: Fn(&M) -> Option<Vec<LayerStats>>,
 {
     config.validate(n)?;
@@ -213,18 +244,13 @@ where
     };
 
     let start = Instant::now();
-    let mut order: Vec<usize> = (0..n).collect();
     let mut epochs = Vec::with_capacity(config.epochs);
     let mut global = 0usize;
     let mut health = HealthMonitor::new(config.epochs);
     for epoch in 0..config.epochs {
-        if config.shuffle {
-            crate::noise::with_rng(|rng| order.shuffle(rng));
-        }
         let mut sums = [0.0f64; 3];
         let mut beta = 0.0;
-        for chunk in order.chunks(config.batch_size) {
-            let batch = Batch { indices: chunk.to_vec(), step: global, epoch };
+        for batch in batches(epoch, global) {
             let terms = step(&model, &batch)?;
             let [loss, nll, kl] = terms.check_finite(global)?;
             beta = terms.beta;

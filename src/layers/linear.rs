@@ -22,7 +22,7 @@ use super::Estimator;
 use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{moped, softplus, PosteriorInit, Prior};
+use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesLinearConfig";
 const LAYER: &str = "BayesLinear";
@@ -221,12 +221,12 @@ impl BayesLinear {
 
     /// Posterior standard deviations of the weights, `softplus(weight_rho)`, `[d_input, d_output]`.
     pub fn weight_sigma(&self) -> Tensor<2> {
-        softplus(self.weight_rho.val())
+        sigma_of_rho(self.weight_rho.val())
     }
 
     /// Posterior standard deviations of the bias, `[d_output]`.
     pub fn bias_sigma(&self) -> Option<Tensor<1>> {
-        self.bias_rho.as_ref().map(|rho| softplus(rho.val()))
+        self.bias_rho.as_ref().map(|rho| sigma_of_rho(rho.val()))
     }
 
     /// Draws `samples` independent weight matrices and biases from the posterior
