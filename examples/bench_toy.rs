@@ -27,7 +27,11 @@
 //! Allocator: this binary uses mimalloc (a dev-dependency); the library imposes none. See the
 //! README's "Performance" section for using it in your own binary.
 //!
-//! Takes about 10 s in release (`cargo run --release --example bench_toy`); flags: `--threads N`,
+//! The predictive of both BBB variants draws the T weight samples once and applies them to the
+//! whole grid (Flipout is a training-time estimator; each point's predictive is the same).
+//!
+//! Takes 5-20 s in release on the 2-core dev machine, depending on its load
+//! (`cargo run --release --example bench_toy`); flags: `--threads N`,
 //! `--seed N`, `--epochs N`, `--pred-rows N` and `--pred-samples N` (block of the predictive,
 //! default 1000 x 10), `--only bbb_reparam|bbb_flipout|mcdropout|ensemble|ensemble_separate` (repeatable;
 //! `ensemble` trains the 5 members stacked in one batched step, `ensemble_separate` one after
