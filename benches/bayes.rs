@@ -16,6 +16,10 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
+// The allocator the example binaries use too (a dev-dependency; the library imposes none).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ESTIMATORS: [(&str, Estimator); 3] = [
     ("reparam", Estimator::Reparameterization),
     ("flipout", Estimator::Flipout),

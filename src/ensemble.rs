@@ -18,6 +18,10 @@
 //! it, so a whole ensemble is reproducible under one outer [`noise::with_seed`], and
 //! [`Ensemble::fit`] and [`Ensemble::fit_parallel`] train identical members.
 //!
+//! For small members, [`StackedLinear`] and [`fit_stacked`] put all `M` members on a leading
+//! axis and train them in one batched step (each with its own minibatch order); the stacked
+//! network's `[M, N, D]` output is summarised the same way.
+//!
 //! ```ignore
 //! let ensemble = noise::with_seed(0, || Ensemble::init(5, |_| Net::new(&device)))?;
 //! let (ensemble, histories) = ensemble.fit_parallel(|| AdamConfig::new().init(), n, &cfg, |net, batch| {
@@ -26,6 +30,10 @@
 //! })?;
 //! let summary = ensemble.valid().summary(x_test)?;   // mean, aleatoric_var, epistemic_var
 //! ```
+
+mod stacked;
+
+pub use stacked::{fit_stacked, StackedBatch, StackedLinear, StackedLinearConfig};
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;

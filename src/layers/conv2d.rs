@@ -27,7 +27,7 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{moped, softplus, PosteriorInit, Prior};
+use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesConv2dConfig";
 const LAYER: &str = "BayesConv2d";
@@ -244,12 +244,12 @@ impl BayesConv2d {
 
     /// Posterior standard deviations of the kernel, `[C_out, C_in, kh, kw]`.
     pub fn weight_sigma(&self) -> Tensor<4> {
-        softplus(self.weight_rho.val())
+        sigma_of_rho(self.weight_rho.val())
     }
 
     /// Posterior standard deviations of the bias, `[C_out]`.
     pub fn bias_sigma(&self) -> Option<Tensor<1>> {
-        self.bias_rho.as_ref().map(|rho| softplus(rho.val()))
+        self.bias_rho.as_ref().map(|rho| sigma_of_rho(rho.val()))
     }
 
     /// Deterministic export: the posterior-mean convolution as a plain burn [`Conv2d`] (kernel

@@ -92,7 +92,8 @@ impl McDropout {
         let keep = 1.0 - self.p;
         // Inverted dropout: scaling the kept units by 1/keep keeps E[output] = input, so the
         // mean network (Mode::Mean) needs no rescaling.
-        let mask = noise::bernoulli(x.dims(), keep, &x.device()).div_scalar(keep);
+        // `1 / keep` in f32, as `bernoulli(..).div_scalar(keep)` computed it.
+        let mask = noise::bernoulli_scaled(x.dims(), keep, 1.0f32 / keep as f32, &x.device());
         x * mask
     }
 }

@@ -23,7 +23,7 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{moped, softplus, PosteriorInit, Prior};
+use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesLinearConfig";
 const LAYER: &str = "BayesLinear";
@@ -222,12 +222,12 @@ impl BayesLinear {
 
     /// Posterior standard deviations of the weights, `softplus(weight_rho)`, `[d_input, d_output]`.
     pub fn weight_sigma(&self) -> Tensor<2> {
-        softplus(self.weight_rho.val())
+        sigma_of_rho(self.weight_rho.val())
     }
 
     /// Posterior standard deviations of the bias, `[d_output]`.
     pub fn bias_sigma(&self) -> Option<Tensor<1>> {
-        self.bias_rho.as_ref().map(|rho| softplus(rho.val()))
+        self.bias_rho.as_ref().map(|rho| sigma_of_rho(rho.val()))
     }
 
     /// Draws `samples` independent weight matrices and biases from the posterior
