@@ -20,9 +20,10 @@
 //! on 49 points of [-6, 6]; the figure (both bands, ±2 sd total and epistemic) is written to
 //! `target/ppl_bnn/bands.png`.
 //!
-//! Takes about 17 s on 2 cores (`cargo run --example ppl_bnn`; SVI 11 s, NUTS 6 s) when the
-//! machine is quiet. NOT understood yet: on a loaded machine later runs of the same binary took
-//! over 2 minutes, with one gradient of the potential timed between 1.6 ms and 700 ms. `--json`
+//! Takes 17-27 s on 2 cores (`cargo run --example ppl_bnn`; SVI 11 s, NUTS 6-14 s), with the
+//! same numbers every run. Not understood: twice, on a heavily loaded machine, a run of the same
+//! binary took over 2 minutes (one gradient of the potential timed at 700 ms instead of
+//! ~2 ms). `--json`
 //! prints one JSON line.
 
 use bayesburn::dist::Normal;
