@@ -21,10 +21,9 @@
 //! `target/ppl_bnn/bands.png`.
 //!
 //! Takes 17-27 s on 2 cores (`cargo run --example ppl_bnn`; SVI 11 s, NUTS 6-14 s), with the
-//! same numbers every run. Not understood: twice, on a heavily loaded machine, a run of the same
-//! binary took over 2 minutes (one gradient of the potential timed at 700 ms instead of
-//! ~2 ms). `--json`
-//! prints one JSON line.
+//! same numbers every run; `--json` prints one JSON line. Not understood: on a heavily loaded
+//! machine, some runs of the same binary took over 2 minutes (one gradient of the potential
+//! timed at 700 ms instead of ~2 ms).
 
 use bayesburn::dist::Normal;
 use bayesburn::noise;
