@@ -1,25 +1,40 @@
 //! Eight schools with NUTS: the centered and the non-centered parameterization side by side.
 //!
-//! What it shows: running `ppl::mcmc` (4 chains of 1 000 draws after 1 000 warmup, Stan's
-//! adaptation) on a hierarchical model, reading the diagnostics (divergences, R-hat, bulk ESS),
-//! and why reparameterizing matters: the centered model's funnel between `tau` and `theta`
-//! gives divergences and a poorly mixed `tau`; the non-centered one samples cleanly. The last
-//! column is NUTS effective samples per second (the smallest bulk ESS over mu, tau and the eight
-//! school-level parameters, over the wall time of the run, warmup included).
+//! What it shows: the model written as `#[model]` functions (`examples/ppl_models/eight_schools.rs`,
+//! with a user-defined HalfCauchy), sampled by `ppl::mcmc` through `ModelPotential` (4 chains
+//! of 1 000 draws after 1 000 warmup, Stan's adaptation); reading the diagnostics
+//! (divergences, R-hat, bulk ESS); and why reparameterizing matters: the centered model's
+//! funnel between `tau` and `theta` gives divergences and a poorly mixed `tau`; the
+//! non-centered one samples cleanly. The last column is NUTS effective samples per second (the
+//! smallest bulk ESS over mu, tau and the eight school-level parameters, over the wall time of
+//! the run, warmup included). The same non-centered posterior through the hand-written
+//! potential (`ppl::mcmc::targets::EightSchools`, analytic gradient) is run too, for its ESS/s,
+//! and the cost of one gradient of each is timed: the `#[model]` potential re-runs the model
+//! and burn's autodiff for every leapfrog step.
 //!
-//! The model (`ppl::mcmc::targets::EightSchools`, a hand-written potential):
 //! mu ~ N(0, 5), tau ~ HalfCauchy(5), theta_j ~ N(mu, tau) (or theta_j = mu + tau theta_tilde_j,
 //! theta_tilde_j ~ N(0, 1)), y_j ~ N(theta_j, sigma_j).
 //!
-//! Takes about half a second in the dev profile (plus the build); less with `--release`.
+//! Takes about 100 s in the dev profile (centered 73 s, non-centered 24 s: one gradient of the
+//! `#[model]` potential costs ~150 us against ~0.07 us by hand, ~2000x), less with
+//! `--release`; `--hand` runs both parameterizations on the hand-written potential instead
+//! (half a second).
 //! Chains run one after the other on one thread (the setting of NumPyro's figure in
 //! `bench/eight_schools_numpyro.py --bench`); `--parallel` puts them on threads.
 //!
-//! Flags: `--json` (one JSON line last, for the non-centered model), `--seed N`, `--parallel`.
+//! Flags: `--json` (one JSON line last, for the non-centered model), `--seed N`, `--parallel`,
+//! `--hand`.
+
+#[path = "ppl_models/eight_schools.rs"]
+mod eight_schools;
 
 use bayesburn::ppl::mcmc::diagnostics::summary;
-use bayesburn::ppl::mcmc::targets::EightSchools;
+use bayesburn::ppl::mcmc::targets::{EightSchools, EIGHT_SCHOOLS_SIGMA, EIGHT_SCHOOLS_Y};
 use bayesburn::ppl::mcmc::{ChainMethod, Mcmc, McmcResult, NutsConfig};
+use bayesburn::ppl::{Ctx, ModelPotential, Potential};
+use burn::prelude::*;
+use burn::tensor::{FloatDType, TensorData};
+use std::time::Instant;
 
 /// NumPyro's posterior means (three runs of 4 x 50 000 draws, pooled; see `tests/mcmc.rs`).
 const NUMPYRO_MU: f64 = 4.39514;
@@ -67,17 +82,31 @@ fn main() -> bayesburn::Result<()> {
     let mut json = false;
     let mut seed = 0u64;
     let mut method = ChainMethod::Sequential;
+    let mut hand = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--json" => json = true,
             "--parallel" => method = ChainMethod::Parallel,
+            "--hand" => hand = true,
             "--seed" => seed = args.next().and_then(|s| s.parse().ok()).expect("--seed takes an integer"),
-            other => panic!("unknown flag {other}; flags: --json, --seed N, --parallel"),
+            other => panic!("unknown flag {other}; flags: --json, --seed N, --parallel, --hand"),
         }
     }
 
     // ANCHOR: run
+    // f64 before any tensor exists: NUTS's energy error needs more than f32's 7 digits.
+    let mut plain = Device::flex();
+    plain.configure(FloatDType::F64).expect("configure before creating tensors");
+    let device = plain.autodiff();
+    let sigma = Tensor::<1>::from_data(TensorData::new(EIGHT_SCHOOLS_SIGMA.to_vec(), [8]), &device);
+    let y = Tensor::<1>::from_data(TensorData::new(EIGHT_SCHOOLS_Y.to_vec(), [8]), &device);
+    let (s, yc) = (sigma.clone(), y.clone());
+    let centered_model =
+        ModelPotential::new(move |ctx: &mut Ctx| eight_schools::centered(ctx, s.clone(), Some(yc.clone())))?;
+    let non_centered_model =
+        ModelPotential::new(move |ctx: &mut Ctx| eight_schools::non_centered(ctx, sigma.clone(), Some(y.clone())))?;
+
     let config = NutsConfig::default()
         .with_num_warmup(1000)
         .with_num_samples(1000)
@@ -85,11 +114,16 @@ fn main() -> bayesburn::Result<()> {
         .with_seed(seed)
         .with_chain_method(method);
     let mcmc = Mcmc::new(config)?;
-    let centered = report(&mcmc.run(&EightSchools::centered())?)?;
-    let non_centered = report(&mcmc.run(&EightSchools::non_centered())?)?;
+    // Both potentials use q = [mu, log tau, 8 school parameters], so one `report` reads either.
+    let (centered, non_centered) = if hand {
+        (report(&mcmc.run(&EightSchools::centered())?)?, report(&mcmc.run(&EightSchools::non_centered())?)?)
+    } else {
+        (report(&mcmc.run(&centered_model)?)?, report(&mcmc.run(&non_centered_model)?)?)
+    };
     // ANCHOR_END: run
 
-    println!("eight schools, NUTS, 4 chains x 1000 draws (1000 warmup), {method:?} chains, seed {seed}");
+    let source = if hand { "hand-written potential" } else { "#[model] through ModelPotential" };
+    println!("eight schools ({source}), NUTS, 4 chains x 1000 draws (1000 warmup), {method:?} chains, seed {seed}");
     println!(
         "{:<13} {:>12} {:>7} {:>6} {:>7} {:>9} {:>15} {:>15} {:>8} {:>9}",
         "model", "divergences", "accept", "step", "R-hat", "bulk ESS", "mu (MCSE)", "tau (MCSE)", "seconds", "ESS / s"
@@ -115,6 +149,28 @@ fn main() -> bayesburn::Result<()> {
     println!(
         "NumPyro (3 x 4 x 50 000 draws): mu {NUMPYRO_MU}, tau {NUMPYRO_TAU}; exact: mu {EXACT_MU}, tau {EXACT_TAU}"
     );
+    // The hand-written non-centered potential for comparison (cheap), and the cost of one
+    // value-and-gradient of each potential at the same points.
+    let hand_report = if hand { None } else { Some(report(&mcmc.run(&EightSchools::non_centered())?)?) };
+    if let Some(r) = &hand_report {
+        println!(
+            "non-centered, hand-written potential: {:.3} s, bulk ESS {:.0}, ESS / s {:.0}",
+            r.seconds,
+            r.ess_bulk_min,
+            r.ess_bulk_min / r.seconds
+        );
+    }
+    let q = [1.0, 0.5, 0.3, -0.2, 0.1, 0.0, -0.4, 0.6, 0.2, -0.1];
+    let time_grad = |p: &dyn Potential| -> bayesburn::Result<f64> {
+        let start = Instant::now();
+        for _ in 0..200 {
+            p.value_and_grad(&q)?;
+        }
+        Ok(start.elapsed().as_secs_f64() / 200.0 * 1e6)
+    };
+    let (t_model, t_hand) = (time_grad(&non_centered_model)?, time_grad(&EightSchools::non_centered())?);
+    println!("one U and gradient: #[model] {t_model:.1} us, hand-written {t_hand:.3} us ({:.0}x)", t_model / t_hand);
+
     if json {
         let r = &non_centered;
         println!(

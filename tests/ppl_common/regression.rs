@@ -92,3 +92,38 @@ pub fn exact(x: &[f64], y: &[f64]) -> Exact {
     let mean = (0..D).map(|j| (0..D).map(|k| covariance[j][k] * xty[k]).sum()).collect();
     Exact { mean, precision, covariance }
 }
+
+/// NUTS on the model's `ModelPotential`, each draw mapped back through the constraint
+/// transforms (`potential.constrain`; the identity for this all-real model, but the path a
+/// constrained model takes): per coefficient, the summary (mean, sd, MCSE, ESS, R-hat) of
+/// `w_j` over all chains.
+pub fn nuts_summaries<M: bayesburn::ppl::Model>(
+    potential: &bayesburn::ppl::ModelPotential<M>,
+    result: &bayesburn::ppl::mcmc::McmcResult,
+) -> Vec<bayesburn::ppl::mcmc::Summary> {
+    // [chain][draw] -> w (D values)
+    let w: Vec<Vec<Vec<f64>>> = result
+        .draws
+        .iter()
+        .map(|chain| {
+            chain.iter().map(|q| potential.constrain(q).expect("q has the layout's length")["w"].to_vec()).collect()
+        })
+        .collect();
+    (0..D)
+        .map(|j| {
+            let chains: Vec<Vec<f64>> = w.iter().map(|c| c.iter().map(|w| w[j]).collect()).collect();
+            bayesburn::ppl::mcmc::diagnostics::summary(&chains).expect("4 chains of equal length")
+        })
+        .collect()
+}
+
+/// `(max_j |mean_j − exact_j| / MCSE_j, max_j |sd_j / exact sd_j − 1|)`.
+pub fn nuts_errors(summaries: &[bayesburn::ppl::mcmc::Summary], exact: &Exact) -> (f64, f64) {
+    let mut mean_err = 0.0f64;
+    let mut sd_err = 0.0f64;
+    for (j, s) in summaries.iter().enumerate() {
+        mean_err = mean_err.max((s.mean - exact.mean[j]).abs() / s.mcse_mean);
+        sd_err = sd_err.max((s.sd / exact.covariance[j][j].sqrt() - 1.0).abs());
+    }
+    (mean_err, sd_err)
+}
