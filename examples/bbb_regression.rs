@@ -17,6 +17,7 @@
 
 use std::time::Instant;
 
+use bayesburn::data::toy::CubicToy;
 use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator};
 use bayesburn::objective::{gaussian_nll, Elbo};
 use bayesburn::posterior::Prior;
@@ -92,42 +93,6 @@ fn parse_args() -> Args {
     args
 }
 
-/// Standardised toy data and its constants.
-struct Toy {
-    x: Vec<f32>,
-    y: Vec<f32>,
-    x_mean: f64,
-    x_sd: f64,
-    y_mean: f64,
-    y_sd: f64,
-}
-
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let m = v.iter().sum::<f64>() / v.len() as f64;
-    let var = v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / v.len() as f64;
-    (m, var.sqrt())
-}
-
-fn make_toy(n: usize) -> Toy {
-    use rand::RngExt;
-    use rand_distr::{Distribution, Normal};
-    let (x, y): (Vec<f64>, Vec<f64>) = noise::with_rng(|rng| {
-        let x: Vec<f64> = (0..n).map(|_| rng.random_range(-4.0..4.0)).collect();
-        let noise = Normal::new(0.0, 3.0).expect("valid sd");
-        let y = x.iter().map(|&x| x * x * x + noise.sample(rng)).collect();
-        (x, y)
-    });
-    let ((x_mean, x_sd), (y_mean, y_sd)) = (mean_sd(&x), mean_sd(&y));
-    Toy {
-        x: x.iter().map(|v| ((v - x_mean) / x_sd) as f32).collect(),
-        y: y.iter().map(|v| ((v - y_mean) / y_sd) as f32).collect(),
-        x_mean,
-        x_sd,
-        y_mean,
-        y_sd,
-    }
-}
-
 fn main() {
     let args = parse_args();
     let device = bayesburn::device::from_name(&args.device).unwrap_or_else(|e| panic!("{e}"));
@@ -137,7 +102,7 @@ fn main() {
     const N_TEST: usize = 10_000;
     let lik_var = 0.5; // the peers' MSE == Gaussian NLL with sd sqrt(1/2)
 
-    let toy = make_toy(N);
+    let toy = CubicToy::new(N);
     let train_device = device.clone().autodiff();
     let x = Tensor::<1>::from_floats(toy.x.as_slice(), &train_device).reshape([N, 1]);
     let y = Tensor::<1>::from_floats(toy.y.as_slice(), &train_device).reshape([N, 1]);
@@ -162,7 +127,7 @@ fn main() {
     // intermediates small enough to stay in cache.
     let model = model.valid();
     let grid: Vec<f64> = (0..N_TEST).map(|i| -6.0 + 12.0 * i as f64 / (N_TEST - 1) as f64).collect();
-    let xt: Vec<f32> = grid.iter().map(|v| ((v - toy.x_mean) / toy.x_sd) as f32).collect();
+    let xt: Vec<f32> = grid.iter().map(|&v| toy.standardise_x(v)).collect();
     let start = Instant::now();
     let (mut mean, mut sd) = (Vec::with_capacity(N_TEST), Vec::with_capacity(N_TEST));
     for rows in xt.chunks(1000) {

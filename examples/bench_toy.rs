@@ -39,6 +39,7 @@
 
 use std::time::Instant;
 
+use bayesburn::data::toy::CubicToy;
 use bayesburn::ensemble::{fit_stacked, Ensemble, StackedLinear, StackedLinearConfig};
 use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator, GaussianHead, GaussianHeadConfig, McDropout};
 use bayesburn::layers::{GaussianOutput, McDropoutConfig};
@@ -264,34 +265,17 @@ struct Toy {
     pred_samples: usize,
 }
 
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let m = v.iter().sum::<f64>() / v.len() as f64;
-    let var = v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / v.len() as f64;
-    (m, var.sqrt())
-}
-
 fn make_toy(pred_rows: usize, pred_samples: usize, device: &Device) -> Toy {
-    use rand::RngExt;
-    use rand_distr::{Distribution, Normal};
-    let (x, y): (Vec<f64>, Vec<f64>) = noise::with_rng(|rng| {
-        let x: Vec<f64> = (0..N).map(|_| rng.random_range(-4.0..4.0)).collect();
-        let noise = Normal::new(0.0, 3.0).expect("valid sd");
-        let y = x.iter().map(|&x| x * x * x + noise.sample(rng)).collect();
-        (x, y)
-    });
-    let ((x_mean, x_sd), (y_mean, y_sd)) = (mean_sd(&x), mean_sd(&y));
-    let to_tensor = |v: &[f64], m: f64, s: f64| {
-        let v: Vec<f32> = v.iter().map(|a| ((a - m) / s) as f32).collect();
-        Tensor::<1>::from_floats(v.as_slice(), device).reshape([N, 1])
-    };
+    let toy = CubicToy::new(N);
+    let to_tensor = |v: &[f32]| Tensor::<1>::from_floats(v, device).reshape([N, 1]);
     let grid: Vec<f64> = (0..N_TEST).map(|i| -6.0 + 12.0 * i as f64 / (N_TEST - 1) as f64).collect();
     Toy {
-        x: to_tensor(&x, x_mean, x_sd),
-        y: to_tensor(&y, y_mean, y_sd),
-        xt: grid.iter().map(|g| ((g - x_mean) / x_sd) as f32).collect(),
+        x: to_tensor(&toy.x),
+        y: to_tensor(&toy.y),
+        xt: grid.iter().map(|&g| toy.standardise_x(g)).collect(),
         grid,
-        y_mean,
-        y_sd,
+        y_mean: toy.y_mean,
+        y_sd: toy.y_sd,
         pred_rows: pred_rows.max(1),
         pred_samples: pred_samples.max(1),
     }

@@ -4,6 +4,8 @@
 //! - [`images`]: image classification sets (MNIST IDX and CSV files, gzip or plain), stratified
 //!   splits, gamma and rotation shifts, noise images for out-of-distribution tests, and a
 //!   procedurally generated digit-like set for running without data files.
+//! - [`toy`]: the cubic toy regression of the Python peers' benchmark.
 
 pub mod images;
+pub mod toy;
 pub mod uci;

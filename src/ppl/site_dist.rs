@@ -99,42 +99,32 @@ continuous_site!(HalfNormal, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Laplace, Constraint::Real, |_d| Family::Other);
 continuous_site!(StudentT, Constraint::Real, |_d| Family::Other);
 
-impl<const D: usize> SiteDistribution<D> for Bernoulli<D> {
-    fn value_shape(&self) -> [usize; D] {
-        self.dims()
-    }
-    fn support(&self) -> Constraint {
-        Constraint::Discrete
-    }
-    fn draw(&self) -> Tensor<D> {
-        self.sample()
-    }
-    fn is_reparameterized(&self) -> bool {
-        false
-    }
-    fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
-        self.log_prob(value)
-    }
+/// A site whose draws are not reparameterized (`sample`, no gradient through the draw).
+macro_rules! sampled_site {
+    ($ty:ident, $support:expr) => {
+        impl<const D: usize> SiteDistribution<D> for $ty<D> {
+            fn value_shape(&self) -> [usize; D] {
+                self.dims()
+            }
+            fn support(&self) -> Constraint {
+                $support
+            }
+            fn draw(&self) -> Tensor<D> {
+                self.sample()
+            }
+            fn is_reparameterized(&self) -> bool {
+                false
+            }
+            fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
+                self.log_prob(value)
+            }
+        }
+    };
 }
 
-/// The scale-mixture prior of Blundell et al. (draws are not reparameterized: a prior only).
-impl<const D: usize> SiteDistribution<D> for ScaleMixtureNormal<D> {
-    fn value_shape(&self) -> [usize; D] {
-        self.dims()
-    }
-    fn support(&self) -> Constraint {
-        Constraint::Real
-    }
-    fn draw(&self) -> Tensor<D> {
-        self.sample()
-    }
-    fn is_reparameterized(&self) -> bool {
-        false
-    }
-    fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
-        self.log_prob(value)
-    }
-}
+sampled_site!(Bernoulli, Constraint::Discrete);
+// The scale-mixture prior of Blundell et al.: a prior only, so its draws need no gradient.
+sampled_site!(ScaleMixtureNormal, Constraint::Real);
 
 /// Values are class indices stored as floats with the class dimension kept at size 1
 /// (`[..., 1]`, as [`Categorical::sample`] returns them).
