@@ -44,7 +44,7 @@ use bayesburn::ensemble::{fit_stacked, Ensemble, StackedLinear, StackedLinearCon
 use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator, GaussianHead, GaussianHeadConfig, McDropout};
 use bayesburn::layers::{GaussianOutput, McDropoutConfig};
 use bayesburn::objective::{gaussian_nll, Elbo};
-use bayesburn::posterior::{softplus, Prior};
+use bayesburn::posterior::{fused, softplus, Prior};
 use bayesburn::predict::RegressionAccumulator;
 use bayesburn::train::{fit, FitConfig};
 use bayesburn::{noise, Bayesian};
@@ -69,8 +69,8 @@ const DROPOUT: f64 = 0.1;
 const LIK_VAR: f64 = 0.5;
 /// Test points and predictive samples per block (`--pred-rows`, `--pred-samples`); see
 /// `predictive`.
-const PRED_ROWS: usize = 1000;
-const PRED_SAMPLES: usize = 10;
+const PRED_ROWS: usize = 2000;
+const PRED_SAMPLES: usize = 5;
 
 /// The Bayesian MLP 1-64-64-1.
 #[derive(Module, Bayesian, Debug)]
@@ -106,14 +106,16 @@ impl Bnn {
     /// The network with the weight draws `samples` of `w`: `[k, N, 1] -> [k, N, 1]` for
     /// `k = samples.len()`, draw `samples.start + i` on input block `i`.
     fn forward_sampled(&self, x: Tensor<3>, w: &[Weights; 3], samples: std::ops::Range<usize>) -> Tensor<3> {
-        let layer = |l: &BayesLinear, x, (w, b): &Weights| {
+        // Hidden layers: bias, matmul and ReLU in one kernel (`forward_with_weights_relu`).
+        let layer = |l: &BayesLinear, x, (w, b): &Weights, relu: bool| {
             let w = w.clone().slice(s![samples.clone()]);
             let b = b.clone().map(|b| b.slice(s![samples.clone()]));
-            l.forward_with_weights(x, w, b).unwrap_or_else(|e| panic!("{e}"))
+            let out = if relu { l.forward_with_weights_relu(x, w, b) } else { l.forward_with_weights(x, w, b) };
+            out.unwrap_or_else(|e| panic!("{e}"))
         };
-        let h = relu(layer(&self.l1, x, &w[0]));
-        let h = relu(layer(&self.l2, h, &w[1]));
-        layer(&self.l3, h, &w[2])
+        let h = layer(&self.l1, x, &w[0], true);
+        let h = layer(&self.l2, h, &w[1], true);
+        layer(&self.l3, h, &w[2], false)
     }
 }
 
@@ -156,6 +158,16 @@ impl DropoutNet {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let h = self.d1.forward(relu(self.l1.forward(x)));
         self.l3.forward(self.d2.forward(relu(self.l2.forward(h))))
+    }
+
+    /// The same network for prediction: each hidden layer's bias, matmul and ReLU in one kernel
+    /// (`posterior::fused::linear`), and McDropout drawing its mask inside the multiply.
+    fn predict(&self, x: Tensor<3>) -> Tensor<3> {
+        let layer = |l: &Linear, x, relu| {
+            fused::linear(x, l.weight.val().unsqueeze(), l.bias.as_ref().map(|b| b.val().unsqueeze()), relu)
+        };
+        let h = self.d1.forward(layer(&self.l1, x, true));
+        layer(&self.l3, self.d2.forward(layer(&self.l2, h, true)), false)
     }
 }
 
@@ -393,7 +405,7 @@ fn mcdropout(toy: &Toy, epochs: usize, device: &Device) -> Run {
     let model = DropoutNet::new(&device.clone().autodiff());
     let (model, steps, train) = train_mse(model, toy, epochs, DropoutNet::forward, |_| None);
     let model = model.valid(); // McDropout keeps sampling masks on the inference device
-    let ((mean, sd), pred) = timed(|| predictive(toy, device, |x, _| model.forward(x)));
+    let ((mean, sd), pred) = timed(|| predictive(toy, device, |x, _| model.predict(x)));
     Run { steps, train, pred, mean, sd }
 }
 

@@ -173,15 +173,87 @@ pub fn bernoulli<const D: usize>(shape: [usize; D], p: f64, device: &Device) -> 
     bernoulli_scaled(shape, p, 1.0, device)
 }
 
-/// Bernoulli noise scaled by `value`: `value` with probability `p`, else `0` (an inverted-dropout
-/// mask in one pass, where `bernoulli(..) * value` takes two).
+/// The keep threshold of a dropout mask: an element is kept when a uniform 32-bit draw is below
+/// `round(keep * 2^32)`, so the keep probability is `keep` to within `2^-33`.
+pub(crate) fn mask_threshold(keep: f64) -> u64 {
+    (keep.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64
+}
+
+/// The values `0..n` of a dropout mask (`value` where kept, else 0) from the counter-based
+/// stream of `seed`: word `j` is SplitMix64's output function (Steele, Lea & Flood 2014; the
+/// generator that seeds xoshiro) applied to `seed + (j + 1) * 0x9E3779B97F4A7C15`, exactly the
+/// `j`-th output of a SplitMix64 generator started at `seed`. Each word gives two 32-bit draws:
+/// element `2j` the low half, element `2j + 1` the high half. As a function of the counter, the
+/// words have no dependency chain, so the loop runs at the multiplier's throughput (a serial
+/// xoshiro256++ stream took 1.3 ns per element here). [`dropout_mask`] and the fused flex kernel
+/// behind [`McDropout`](crate::layers::McDropout) both use it, so a seed gives the same mask with
+/// and without autodiff.
+pub(crate) fn mask_values(seed: u64, n: usize, threshold: u64, value: f32) -> Vec<f32> {
+    let mut out = vec![1.0f32; n];
+    apply_dropout(seed, threshold, value, &mut out);
+    out
+}
+
+/// Word `j` of the mask stream of `seed` (see [`mask_values`]).
+#[inline(always)]
+fn mask_word(seed: u64, j: u64) -> u64 {
+    const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut z = seed.wrapping_add(j.wrapping_add(1).wrapping_mul(GOLDEN));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Applies the dropout mask of `seed` ([`mask_values`]) to `v` in place: element `i` becomes
+/// `v[i] * scale` if kept, else `0`. (Branch-free over pairs; with AVX-512 where the CPU has it.)
+pub(crate) fn apply_dropout(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq") {
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { apply_dropout_avx512(seed, threshold, scale, v) };
+    }
+    apply_dropout_pairs(seed, threshold, scale, v)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn apply_dropout_avx512(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
+    apply_dropout_pairs(seed, threshold, scale, v)
+}
+
+#[inline(always)]
+fn apply_dropout_pairs(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
+    let mut pairs = v.chunks_exact_mut(2);
+    for (j, pair) in (&mut pairs).enumerate() {
+        let w = mask_word(seed, j as u64);
+        let keep0 = (w & 0xFFFF_FFFF) < threshold;
+        let keep1 = (w >> 32) < threshold;
+        pair[0] = if keep0 { pair[0] * scale } else { 0.0 };
+        pair[1] = if keep1 { pair[1] * scale } else { 0.0 };
+    }
+    let n = v.len();
+    if n % 2 == 1 {
+        let w = mask_word(seed, (n / 2) as u64);
+        v[n - 1] = if (w & 0xFFFF_FFFF) < threshold { v[n - 1] * scale } else { 0.0 };
+    }
+}
+
+/// An inverted-dropout mask: `value` with probability `keep`, else `0`, in one pass.
 ///
-/// The draws are those of [`bernoulli`] (one `f64` per element from the thread's source), so a
-/// seeded run sees the same masks and leaves the stream where it did before. (A xoshiro256++
-/// stream seeded from one draw, two 32-bit draws per word, cut MC dropout's T = 100 predictive
-/// from 1.09 to 0.37 CPU seconds, but it moves every later draw of a seeded run, which changed
-/// the seed-0 figures `examples/compare.rs` is checked against; see docs/PERFORMANCE.md.)
-pub(crate) fn bernoulli_scaled<const D: usize>(shape: [usize; D], p: f64, value: f32, device: &Device) -> Tensor<D> {
+/// It takes one `u64` from the thread's source as the seed of a fast counter-based word stream
+/// ([`mask_values`]: two draws per 64-bit SplitMix64 word), so a mask of any size moves the
+/// thread's stream by one draw. MC-dropout prediction draws a mask element per hidden unit, point
+/// and sample (128 M for the peers' T = 100 workload), where one ChaCha12 `f64` per element
+/// cost most of the predictive time.
+pub(crate) fn dropout_mask<const D: usize>(shape: [usize; D], keep: f64, value: f32, device: &Device) -> Tensor<D> {
+    let (seed, threshold) = (next_seed(), mask_threshold(keep));
+    let n: usize = shape.iter().product();
+    Tensor::from_data(TensorData::new(mask_values(seed, n, threshold, value), shape), device)
+}
+
+/// Bernoulli noise scaled by `value`: `value` with probability `p`, else `0`, one `f64` per
+/// element from the thread's source.
+fn bernoulli_scaled<const D: usize>(shape: [usize; D], p: f64, value: f32, device: &Device) -> Tensor<D> {
     fill(shape, device, |rng| if rng.random::<f64>() < p { value } else { 0.0 })
 }
 
@@ -262,5 +334,59 @@ mod tests {
         let _inner = with_seed(99, || to_vec(normal([4], &device)));
         let b1 = to_vec(normal([4], &device));
         assert_eq!(a1, b1);
+    }
+    /// SplitMix64's published reference outputs for seed 1234567 (Vigna's `splitmix64.c`).
+    #[test]
+    fn mask_words_are_splitmix64() {
+        let want = [
+            6457827717110365317u64,
+            3203168211198807973,
+            9817491932198370423,
+            4593380528125082431,
+            16408922859458223821,
+        ];
+        for (j, w) in want.iter().enumerate() {
+            assert_eq!(mask_word(1234567, j as u64), *w, "word {j}");
+        }
+    }
+
+    /// Keep rate, the two halves of a word, neighbouring words and two seeds, each within 4
+    /// standard errors of independence: `sqrt(q (1 - q) / n)` for a rate `q` over `n` draws.
+    #[test]
+    fn mask_is_bernoulli_and_independent() {
+        let n = 1 << 20;
+        let keep = 0.9;
+        let a = mask_values(11, n, mask_threshold(keep), 1.0);
+        let b = mask_values(12, n, mask_threshold(keep), 1.0);
+        let rate = |k: usize, f: &dyn Fn(usize) -> bool| (0..k).filter(|&i| f(i)).count() as f64 / k as f64;
+        let within = |what: &str, got: f64, q: f64, k: usize| {
+            let se = (q * (1.0 - q) / k as f64).sqrt();
+            assert!((got - q).abs() <= 4.0 * se, "{what}: {got} vs {q} (4 SE = {})", 4.0 * se);
+        };
+        within("keep rate", rate(n, &|i| a[i] == 1.0), keep, n);
+        within("both halves of a word", rate(n / 2, &|j| a[2 * j] == 1.0 && a[2 * j + 1] == 1.0), keep * keep, n / 2);
+        within(
+            "neighbouring words",
+            rate(n / 2 - 1, &|j| a[2 * j + 1] == 1.0 && a[2 * j + 2] == 1.0),
+            keep * keep,
+            n / 2 - 1,
+        );
+        within("two seeds", rate(n, &|i| a[i] == 1.0 && b[i] == 1.0), keep * keep, n);
+        assert!(a.iter().all(|&v| v == 0.0 || v == 1.0));
+        assert_eq!(mask_values(7, 5, mask_threshold(1.0), 2.0), vec![2.0; 5]);
+        assert_eq!(mask_values(7, 5, mask_threshold(0.0), 2.0), vec![0.0; 5]);
+    }
+
+    /// In place and as a mask give the same values, for odd and even lengths.
+    #[test]
+    fn apply_dropout_equals_mask_times_input() {
+        for n in [1, 2, 7, 64] {
+            let x: Vec<f32> = (0..n).map(|i| i as f32 - 3.5).collect();
+            let mut y = x.clone();
+            apply_dropout(5, mask_threshold(0.6), 1.5, &mut y);
+            let mask = mask_values(5, n, mask_threshold(0.6), 1.5);
+            let want: Vec<f32> = x.iter().zip(&mask).map(|(a, m)| a * m).collect();
+            assert_eq!(y, want, "n = {n}");
+        }
     }
 }

@@ -27,7 +27,7 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
+use crate::posterior::{fused, moped, sigma_of_rho, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesConv2dConfig";
 const LAYER: &str = "BayesConv2d";
@@ -290,10 +290,10 @@ impl BayesConv2d {
         let device = mu.device();
         let [c_out, c_in, kh, kw] = mu.dims();
         let eps = noise::normal([samples, c_out, c_in, kh, kw], &device);
-        let weights = mu.unsqueeze::<5>() + self.weight_sigma().unsqueeze::<5>() * eps;
-        let bias = self.bias_mu.as_ref().zip(self.bias_sigma()).map(|(mu, sigma)| {
+        let weights = fused::rsample(mu, self.weight_rho.val(), eps);
+        let bias = self.bias_mu.as_ref().zip(self.bias_rho.as_ref()).map(|(mu, rho)| {
             let eps = noise::normal([samples, c_out], &device);
-            mu.val().unsqueeze::<2>() + sigma.unsqueeze::<2>() * eps
+            fused::rsample(mu.val(), rho.val(), eps)
         });
         (weights, bias)
     }
@@ -360,9 +360,12 @@ impl BayesConv2d {
             Estimator::Flipout => {
                 // Wen et al. 2018, eq. 4, with the signs per example and channel (broadcast over
                 // the spatial axes, as in their convolutional experiments).
-                let delta_w = self.weight_sigma().unsqueeze::<5>() * noise::normal([s, c_out, c_in, kh, kw], &device);
-                let delta_b =
-                    self.bias_sigma().map(|sigma| sigma.unsqueeze::<2>() * noise::normal([s, c_out], &device));
+                let delta_w =
+                    fused::scaled_noise(self.weight_rho.val(), noise::normal([s, c_out, c_in, kh, kw], &device));
+                let delta_b = self
+                    .bias_rho
+                    .as_ref()
+                    .map(|rho| fused::scaled_noise(rho.val(), noise::normal([s, c_out], &device)));
                 let sign_in = noise::rademacher([s, n, c_in, 1, 1], &device);
                 let sign_out = noise::rademacher([s, n, c_out, 1, 1], &device);
                 let mean = self.shared_conv(x.clone(), self.weight_mu.val(), self.bias_mu.as_ref().map(|b| b.val()));
@@ -463,9 +466,9 @@ impl BayesConv2d {
     }
 
     fn kl_sum(&self) -> Tensor<1> {
-        let kl = self.prior.kl(self.weight_mu.val(), self.weight_sigma(), None);
-        match (&self.bias_mu, self.bias_sigma()) {
-            (Some(mu), Some(sigma)) => kl + self.prior.kl(mu.val(), sigma, None),
+        let kl = self.prior.kl_rho(self.weight_mu.val(), self.weight_rho.val());
+        match (&self.bias_mu, &self.bias_rho) {
+            (Some(mu), Some(rho)) => kl + self.prior.kl_rho(mu.val(), rho.val()),
             _ => kl,
         }
     }

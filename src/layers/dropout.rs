@@ -19,6 +19,7 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{Error, Result};
 use crate::noise;
+use crate::posterior::fused;
 
 /// Configuration of an [`McDropout`] layer.
 #[derive(Config, Debug)]
@@ -93,8 +94,14 @@ impl McDropout {
         // Inverted dropout: scaling the kept units by 1/keep keeps E[output] = input, so the
         // mean network (Mode::Mean) needs no rescaling.
         // `1 / keep` in f32, as `bernoulli(..).div_scalar(keep)` computed it.
-        let mask = noise::bernoulli_scaled(x.dims(), keep, 1.0f32 / keep as f32, &x.device());
-        x * mask
+        let scale = 1.0f32 / keep as f32;
+        let device = x.device();
+        if !device.is_autodiff() && fused::fused_on(&device) {
+            // Prediction on flex: the mask is drawn inside the multiply, one pass, no mask tensor.
+            return fused::dropout(x, noise::next_seed(), noise::mask_threshold(keep), scale);
+        }
+        let dims = x.dims();
+        x * noise::dropout_mask(dims, keep, scale, &device)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
+use crate::posterior::{fused, moped, sigma_of_rho, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesLinearConfig";
 const LAYER: &str = "BayesLinear";
@@ -241,10 +241,10 @@ impl BayesLinear {
         let device = mu.device();
         let [d_input, d_output] = mu.dims();
         let eps = noise::normal([samples, d_input, d_output], &device);
-        let weights = mu.unsqueeze::<3>() + self.weight_sigma().unsqueeze::<3>() * eps;
-        let bias = self.bias_mu.as_ref().zip(self.bias_sigma()).map(|(mu, sigma)| {
+        let weights = fused::rsample(mu, self.weight_rho.val(), eps);
+        let bias = self.bias_mu.as_ref().zip(self.bias_rho.as_ref()).map(|(mu, rho)| {
             let eps = noise::normal([samples, d_output], &device);
-            mu.val().unsqueeze::<2>() + sigma.unsqueeze::<2>() * eps
+            fused::rsample(mu.val(), rho.val(), eps)
         });
         (weights, bias)
     }
@@ -259,6 +259,35 @@ impl BayesLinear {
     /// # Errors
     /// [`Error::ShapeMismatch`] if the shapes do not fit together.
     pub fn forward_with_weights(&self, x: Tensor<3>, weights: Tensor<3>, bias: Option<Tensor<2>>) -> Result<Tensor<3>> {
+        self.apply_weights(x, weights, bias, false)
+    }
+
+    /// [`forward_with_weights`](Self::forward_with_weights) followed by a ReLU, fused into one
+    /// kernel for prediction on the `flex` backend ([`fused::linear`]): the bias initialises the
+    /// output, the matmul accumulates into it and the ReLU runs in place.
+    ///
+    /// # Shapes
+    /// - input: `[S, N, d_input]`, weights: `[S, d_input, d_output]`, bias: `[S, d_output]`
+    /// - output: `[S, N, d_output]`
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the shapes do not fit together.
+    pub fn forward_with_weights_relu(
+        &self,
+        x: Tensor<3>,
+        weights: Tensor<3>,
+        bias: Option<Tensor<2>>,
+    ) -> Result<Tensor<3>> {
+        self.apply_weights(x, weights, bias, true)
+    }
+
+    fn apply_weights(
+        &self,
+        x: Tensor<3>,
+        weights: Tensor<3>,
+        bias: Option<Tensor<2>>,
+        relu: bool,
+    ) -> Result<Tensor<3>> {
         let dims = self.check_input(&x)?;
         let s = dims[0];
         let expected = [s, self.d_input(), self.d_output()];
@@ -271,22 +300,18 @@ impl BayesLinear {
                 "pass one weight matrix per input sample, e.g. from sample_weights(S)",
             ));
         }
-        let out = x.matmul(weights);
-        match bias {
-            None => Ok(out),
-            Some(b) => {
-                if b.dims() != [s, self.d_output()] {
-                    return Err(Error::shape(
-                        LAYER,
-                        "bias",
-                        format!("[{s}, {}]", self.d_output()),
-                        &b.dims(),
-                        "pass one bias vector per input sample, e.g. from sample_weights(S)",
-                    ));
-                }
-                Ok(out + b.unsqueeze_dim::<3>(1))
+        if let Some(b) = &bias {
+            if b.dims() != [s, self.d_output()] {
+                return Err(Error::shape(
+                    LAYER,
+                    "bias",
+                    format!("[{s}, {}]", self.d_output()),
+                    &b.dims(),
+                    "pass one bias vector per input sample, e.g. from sample_weights(S)",
+                ));
             }
         }
+        Ok(fused::linear(x, weights, bias, relu))
     }
 
     /// Applies the layer: in [`Mode::Sample`] each of the S input samples meets an independent
@@ -321,12 +346,13 @@ impl BayesLinear {
                 // examples by per-example Rademacher signs on its input and output side. The bias
                 // perturbation joins before the output flip, so it is decorrelated too.
                 let d_input = self.d_input();
-                let delta_w = self.weight_sigma().unsqueeze::<3>() * noise::normal([s, d_input, d_output], &device);
+                let delta_w =
+                    fused::scaled_noise(self.weight_rho.val(), noise::normal([s, d_input, d_output], &device));
                 let sign_in = noise::rademacher([s, n, d_input], &device);
                 let sign_out = noise::rademacher([s, n, d_output], &device);
                 let mut perturbation = (x.clone() * sign_in).matmul(delta_w);
-                if let Some(sigma) = self.bias_sigma() {
-                    let delta_b = sigma.unsqueeze::<2>() * noise::normal([s, d_output], &device);
+                if let Some(rho) = &self.bias_rho {
+                    let delta_b = fused::scaled_noise(rho.val(), noise::normal([s, d_output], &device));
                     perturbation = perturbation + delta_b.unsqueeze_dim::<3>(1);
                 }
                 self.mean_output(x) + perturbation * sign_out
@@ -384,9 +410,9 @@ impl BayesLinear {
     }
 
     fn kl_sum(&self) -> Tensor<1> {
-        let kl = self.prior.kl(self.weight_mu.val(), self.weight_sigma(), None);
-        match (&self.bias_mu, self.bias_sigma()) {
-            (Some(mu), Some(sigma)) => kl + self.prior.kl(mu.val(), sigma, None),
+        let kl = self.prior.kl_rho(self.weight_mu.val(), self.weight_rho.val());
+        match (&self.bias_mu, &self.bias_rho) {
+            (Some(mu), Some(rho)) => kl + self.prior.kl_rho(mu.val(), rho.val()),
             _ => kl,
         }
     }

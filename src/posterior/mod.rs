@@ -6,6 +6,7 @@
 //! [`PosteriorInit`] says how `mu` and `rho` start; [`moped`] initialises them from a trained
 //! deterministic layer.
 
+pub mod fused;
 mod init;
 mod prior;
 

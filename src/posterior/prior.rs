@@ -122,6 +122,17 @@ impl Prior {
         }
     }
 
+    /// `KL(q || p)` summed over all elements, shape `[1]`, for `q = N(mu, softplus(rho)^2)` given
+    /// by its parameters `mu` and `rho`, as the variational layers store them. For a Normal prior
+    /// this is one fused autodiff operation ([`fused::kl_normal_sum`](super::fused::kl_normal_sum));
+    /// for the scale mixture, the one-sample Monte-Carlo estimate of [`kl`](Self::kl).
+    pub fn kl_rho<const D: usize>(&self, mu: Tensor<D>, rho: Tensor<D>) -> Tensor<1> {
+        match *self {
+            Prior::Normal { loc, scale } => super::fused::kl_normal_sum(mu, rho, loc, scale),
+            Prior::ScaleMixture { .. } => self.kl(mu, super::sigma_of_rho(rho), None),
+        }
+    }
+
     /// Whether a posterior element is "at the prior": mean within 5 % of the prior scale from
     /// the prior mean and sigma within 5 % of the prior scale. Returns a 0/1 float tensor.
     pub fn at_prior_mask<const D: usize>(&self, mu: Tensor<D>, sigma: Tensor<D>, loc: Option<Tensor<D>>) -> Tensor<D> {
