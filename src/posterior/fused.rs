@@ -84,10 +84,9 @@ pub fn kl_normal_sum<const D: usize>(mu: Tensor<D>, rho: Tensor<D>, loc: f64, sc
 /// `x @ w + b`, then ReLU if `relu`: a linear layer applied to given weight samples (sample `s`
 /// of `x` meets weight sample `s`), for prediction.
 ///
-/// Without autodiff on the `flex` backend this is one kernel: the output is initialised with the
-/// bias rows and the matmul accumulates into it (the SGEMM `dst = dst + x w`), then the ReLU runs
-/// in place on the block while it is in cache, so there is no separate bias pass, no ReLU
-/// allocation and no zero-fill. Everywhere else (autodiff, other backends, other float types)
+/// Without autodiff on the `flex` backend this is one kernel: SGEMM writes `x w` into an
+/// uninitialised output, then one pass adds the bias and applies the ReLU in place, so there is
+/// no zero fill, no separate bias tensor pass and no ReLU allocation. Everywhere else (autodiff, other backends, other float types)
 /// it is `x.matmul(w) + b` followed by `relu`, the same values to f32 rounding.
 ///
 /// # Shapes
@@ -344,41 +343,32 @@ mod kernels {
         let at = |offset: usize, sample: usize, stride: isize| offset as isize + sample as isize * stride;
         let parallelism =
             if n * o * i >= 192 * 192 * 192 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-        let mut out: Vec<f32> = Vec::with_capacity(s * n * o);
+        let len = s * n * o;
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        let dst_all = out.spare_capacity_mut().as_mut_ptr() as *mut f32;
         for k in 0..s {
-            let b0 = at(bl.start_offset(), if sb == 1 { 0 } else { k }, bt[0]);
-            let start = out.len();
-            if bt[1] == 1 {
-                let row = &bd[b0 as usize..b0 as usize + o];
-                for _ in 0..n {
-                    out.extend_from_slice(row);
-                }
-            } else {
-                for _ in 0..n {
-                    out.extend((0..o).map(|c| bd[(b0 + c as isize * bt[1]) as usize]));
-                }
-            }
-            let dst = &mut out[start..start + n * o];
             let x0 = at(xl.start_offset(), k, xt[0]);
             let w0 = at(wl.start_offset(), if sw == 1 { 0 } else { k }, wt[0]);
             // SAFETY: the layouts describe views into `xd` and `wd` (offsets and strides within
-            // their storage, checked by flex when the views were made); `dst` is n x o row-major.
+            // their storage, checked by flex when the views were made); the destination is the
+            // k-th n x o row-major block of `out`'s capacity, which gemm writes in full
+            // (`read_dst = false`) before anything reads it.
             unsafe {
                 gemm::gemm(
                     n,
                     o,
                     i,
-                    dst.as_mut_ptr(),
+                    dst_all.add(k * n * o),
                     1,
                     o as isize,
-                    true,
+                    false,
                     xd.as_ptr().offset(x0),
                     xt[2],
                     xt[1],
                     wd.as_ptr().offset(w0),
                     wt[2],
                     wt[1],
-                    1.0,
+                    0.0,
                     1.0,
                     false,
                     false,
@@ -386,10 +376,27 @@ mod kernels {
                     parallelism,
                 );
             }
-            if relu {
-                // An unconditional select (vectorised); NaN propagates, as burn's relu does.
-                for v in dst.iter_mut() {
-                    *v = if *v < 0.0 { 0.0 } else { *v };
+        }
+        // SAFETY: every block 0..s was written by gemm above.
+        unsafe { out.set_len(len) };
+        // The bias (and ReLU) in one pass over each row while it is in cache; an unconditional
+        // select, so it vectorises; NaN propagates, as burn's relu does.
+        let mut bias = vec![0.0f32; o];
+        for (k, block) in out.chunks_exact_mut(n * o).enumerate() {
+            let b0 = at(bl.start_offset(), if sb == 1 { 0 } else { k }, bt[0]);
+            for (c, v) in bias.iter_mut().enumerate() {
+                *v = bd[(b0 + c as isize * bt[1]) as usize];
+            }
+            for row in block.chunks_exact_mut(o) {
+                if relu {
+                    for (v, b) in row.iter_mut().zip(&bias) {
+                        let z = *v + b;
+                        *v = if z < 0.0 { 0.0 } else { z };
+                    }
+                } else {
+                    for (v, b) in row.iter_mut().zip(&bias) {
+                        *v += b;
+                    }
                 }
             }
         }
