@@ -263,8 +263,8 @@ impl BayesLinear {
     }
 
     /// [`forward_with_weights`](Self::forward_with_weights) followed by a ReLU, fused into one
-    /// kernel for prediction on the `flex` backend ([`fused::linear`]): the bias initialises the
-    /// output, the matmul accumulates into it and the ReLU runs in place.
+    /// kernel for prediction on the `flex` backend ([`fused::linear`]): SGEMM writes the product,
+    /// then one in-place pass adds the bias and applies the ReLU.
     ///
     /// # Shapes
     /// - input: `[S, N, d_input]`, weights: `[S, d_input, d_output]`, bias: `[S, d_output]`
