@@ -170,7 +170,7 @@ pub fn rademacher<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<
 
 /// Bernoulli noise: `1` with probability `p`, else `0`.
 pub fn bernoulli<const D: usize>(shape: [usize; D], p: f64, device: &Device) -> Tensor<D> {
-    bernoulli_scaled(shape, p, 1.0, device)
+    fill(shape, device, |rng| if rng.random::<f64>() < p { 1.0 } else { 0.0 })
 }
 
 /// The keep threshold of a dropout mask: an element is kept when a uniform 32-bit draw is below
@@ -238,23 +238,21 @@ fn apply_dropout_pairs(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
     }
 }
 
-/// An inverted-dropout mask: `value` with probability `keep`, else `0`, in one pass.
+/// The inverted-dropout mask of `seed` ([`mask_values`]) as a tensor: `value` where kept, else 0.
 ///
-/// It takes one `u64` from the thread's source as the seed of a fast counter-based word stream
-/// ([`mask_values`]: two draws per 64-bit SplitMix64 word), so a mask of any size moves the
-/// thread's stream by one draw. MC-dropout prediction draws a mask element per hidden unit, point
-/// and sample (128 M for the peers' T = 100 workload), where one ChaCha12 `f64` per element
-/// cost most of the predictive time.
-pub(crate) fn dropout_mask<const D: usize>(shape: [usize; D], keep: f64, value: f32, device: &Device) -> Tensor<D> {
-    let (seed, threshold) = (next_seed(), mask_threshold(keep));
+/// [`McDropout`](crate::layers::McDropout) takes one `u64` from the thread's source as `seed`,
+/// so a mask of any size moves the thread's stream by one draw. MC-dropout prediction draws a mask
+/// element per hidden unit, point and sample (128 M for the peers' T = 100 workload), where one
+/// ChaCha12 `f64` per element cost most of the predictive time.
+pub(crate) fn dropout_mask<const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+    threshold: u64,
+    value: f32,
+    device: &Device,
+) -> Tensor<D> {
     let n: usize = shape.iter().product();
     Tensor::from_data(TensorData::new(mask_values(seed, n, threshold, value), shape), device)
-}
-
-/// Bernoulli noise scaled by `value`: `value` with probability `p`, else `0`, one `f64` per
-/// element from the thread's source.
-fn bernoulli_scaled<const D: usize>(shape: [usize; D], p: f64, value: f32, device: &Device) -> Tensor<D> {
-    fill(shape, device, |rng| if rng.random::<f64>() < p { value } else { 0.0 })
 }
 
 #[cfg(test)]

@@ -95,13 +95,7 @@ impl McDropout {
         // mean network (Mode::Mean) needs no rescaling.
         // `1 / keep` in f32, as `bernoulli(..).div_scalar(keep)` computed it.
         let scale = 1.0f32 / keep as f32;
-        let device = x.device();
-        if !device.is_autodiff() && fused::fused_on(&device) {
-            // Prediction on flex: the mask is drawn inside the multiply, one pass, no mask tensor.
-            return fused::dropout(x, noise::next_seed(), noise::mask_threshold(keep), scale);
-        }
-        let dims = x.dims();
-        x * noise::dropout_mask(dims, keep, scale, &device)
+        fused::dropout(x, noise::next_seed(), noise::mask_threshold(keep), scale)
     }
 }
 

@@ -14,8 +14,8 @@
 //!
 //! They are burn backend extensions (`#[backend_extension]`) for the `flex` and `ndarray`
 //! backends and their autodiff decorators. On any other device (CUDA) the same functions fall
-//! back to the composed tensor operations, so every backend gives the same values.
-//! `tests/fused.rs` checks values and gradients of both paths against each other.
+//! back to the composed tensor operations, so every backend computes the same function.
+//! `tests/fused.rs` checks values and gradients against closed forms computed in f64.
 //!
 //! `sigma = softplus(rho)` is evaluated as [`sigma_of_rho`](super::sigma_of_rho) does,
 //! `log1p(exp(min(rho, 80)))`. Its derivative is taken as `sigmoid(rho)`, the derivative of the
@@ -86,27 +86,28 @@ pub fn kl_normal_sum<const D: usize>(mu: Tensor<D>, rho: Tensor<D>, loc: f64, sc
 ///
 /// Without autodiff on the `flex` backend this is one kernel: SGEMM writes `x w` into an
 /// uninitialised output, then one pass adds the bias and applies the ReLU in place, so there is
-/// no zero fill, no separate bias tensor pass and no ReLU allocation. Everywhere else (autodiff, other backends, other float types)
-/// it is `x.matmul(w) + b` followed by `relu`, the same values to f32 rounding.
+/// no zero fill, no separate bias tensor pass and no ReLU allocation. Everywhere else (autodiff,
+/// other backends, other float types, no bias) it is `x.matmul(w) + b` followed by `relu`, the
+/// same values to f32 rounding.
 ///
 /// # Shapes
 /// - `x`: `[S, N, I]`, `w`: `[S, I, O]`, `b`: `[S, O]` (`S` may be 1 in `w` and `b` to share them)
 /// - output: `[S, N, O]`
 pub fn linear(x: Tensor<3>, w: Tensor<3>, b: Option<Tensor<2>>, relu: bool) -> Tensor<3> {
-    #[cfg(feature = "flex")]
-    if let Some(b) = &b {
-        let device = x.device();
-        if !device.is_autodiff() && kernels::available(&device) {
+    #[cfg(any(feature = "flex", feature = "ndarray"))]
+    let b = match b {
+        Some(b) if plain_kernel_device(&x.device()) => {
             use burn::backend::Dispatch;
             use kernels::GaussianKernels;
             return Tensor::from_dispatch(<Dispatch as GaussianKernels>::gaussian_linear(
                 x.into_dispatch(),
                 w.into_dispatch(),
-                b.clone().into_dispatch(),
+                b.into_dispatch(),
                 relu,
             ));
         }
-    }
+        b => b,
+    };
     let out = x.matmul(w);
     let out = match b {
         Some(b) => out + b.unsqueeze_dim::<3>(1),
@@ -119,15 +120,15 @@ pub fn linear(x: Tensor<3>, w: Tensor<3>, b: Option<Tensor<2>>, relu: bool) -> T
     }
 }
 
-/// Inverted dropout for prediction: each element of `x` kept and multiplied by `scale` when its
-/// draw from the mask stream of `seed` is below `threshold` ([`noise::mask_values`]), else 0.
-/// On flex the mask is drawn inside the multiply (in place when `x` is not shared); elsewhere a
-/// mask tensor with the same values is multiplied in.
+/// Inverted dropout: each element of `x` kept and multiplied by `scale` when its draw from the
+/// mask stream of `seed` is below `threshold` ([`noise::mask_values`]), else 0. Without autodiff
+/// on flex and ndarray the mask is drawn inside the multiply (on flex in place when `x` is not
+/// shared); elsewhere, autodiff included, a mask tensor with the same values is multiplied in.
 ///
 /// [`noise::mask_values`]: crate::noise
 pub(crate) fn dropout<const D: usize>(x: Tensor<D>, seed: u64, threshold: u64, scale: f32) -> Tensor<D> {
     #[cfg(any(feature = "flex", feature = "ndarray"))]
-    if kernels::available(&x.device()) {
+    if plain_kernel_device(&x.device()) {
         use burn::backend::Dispatch;
         use kernels::GaussianKernels;
         return Tensor::from_dispatch(<Dispatch as GaussianKernels>::gaussian_dropout(
@@ -137,10 +138,14 @@ pub(crate) fn dropout<const D: usize>(x: Tensor<D>, seed: u64, threshold: u64, s
             scale,
         ));
     }
-    let n = x.shape().num_elements();
-    let mask = crate::noise::mask_values(seed, n, threshold, scale);
-    let mask = Tensor::from_data(burn::tensor::TensorData::new(mask, x.dims()), &x.device());
-    x * mask
+    let (dims, device) = (x.dims(), x.device());
+    x * crate::noise::dropout_mask(dims, seed, threshold, scale, &device)
+}
+
+/// A plain (non-autodiff) device of the extension: where the prediction kernels apply.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+fn plain_kernel_device(device: &Device) -> bool {
+    !device.is_autodiff() && kernels::available(device)
 }
 
 /// Whether a device runs the fused kernels (`flex` and `ndarray`, with or without autodiff).
@@ -157,6 +162,8 @@ pub fn fused_on(device: &Device) -> bool {
 }
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]
+// burn 0.22 marks its ndarray backend deprecated; the extension still serves it.
+#[allow(deprecated)]
 mod kernels {
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -230,14 +237,7 @@ mod kernels {
 
         /// Inverted dropout with the mask of `seed` (see [`super::dropout`]).
         fn gaussian_dropout(x: FloatTensor<Self>, seed: u64, threshold: u64, scale: f32) -> FloatTensor<Self> {
-            let shape = x.shape();
-            let n = shape.num_elements();
-            let mask = crate::noise::mask_values(seed, n, threshold, scale);
-            let device = x.device();
-            let dtype = x.dtype();
-            let mask = Self::float_from_data(burn::tensor::TensorData::new(mask, shape), &device);
-            let mask = Self::float_cast(mask, dtype.into());
-            Self::float_mul(x, mask)
+            dropout_composed::<Self>(x, seed, threshold, scale)
         }
 
         /// `sum[(sigma^2 + (mu - loc)^2) / (2 scale^2) - log sigma] + n (log scale - 1/2)`, `[1]`.
@@ -271,15 +271,9 @@ mod kernels {
 
         fn gaussian_dropout(x: FloatTensor<Self>, seed: u64, threshold: u64, scale: f32) -> FloatTensor<Self> {
             use burn::backend::flex::FlexTensor;
-            use burn::backend::ops::FloatTensorOps;
             use burn::tensor::{DType, TensorData};
             if x.dtype() != DType::F32 {
-                let shape = x.shape();
-                let n = shape.num_elements();
-                let mask = crate::noise::mask_values(seed, n, threshold, scale);
-                let mask = FlexTensor::from_data(TensorData::new(mask, shape));
-                let mask = Self::float_cast(mask, x.dtype().into());
-                return Self::float_mul(x, mask);
+                return dropout_composed::<Self>(x, seed, threshold, scale);
             }
             let apply = |v: &mut [f32]| crate::noise::apply_dropout(seed, threshold, scale, v);
             let mut x = x;
@@ -295,6 +289,15 @@ mod kernels {
             apply(&mut v);
             FlexTensor::from_data(TensorData::new(v, shape))
         }
+    }
+
+    /// `x * mask`, the mask of `seed` built on the host and cast to `x`'s float type.
+    fn dropout_composed<B: Backend>(x: FloatTensor<B>, seed: u64, threshold: u64, scale: f32) -> FloatTensor<B> {
+        let shape = x.shape();
+        let mask = crate::noise::mask_values(seed, shape.num_elements(), threshold, scale);
+        let mask = B::float_from_data(burn::tensor::TensorData::new(mask, shape), &x.device());
+        let mask = B::float_cast(mask, x.dtype().into());
+        B::float_mul(x, mask)
     }
 
     /// `matmul`, bias add (`b` as `[S, 1, O]`) and ReLU, as primitive operations.
