@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the costs issue 9 names: a `BayesLinear` forward for S ∈ {1, 10, 100}
 //! with each estimator, one ELBO training step of the peers' toy MLP (1-64-64-1, batch 128),
-//! the T = 100 predictive over 10,000 points for Bayes-by-backprop, MC dropout and a 5-member
-//! ensemble, and the KL of a 64×64 layer. All on burn's `flex` CPU backend.
+//! the T = 100 predictive over 10,000 points for Bayes-by-backprop, MC dropout (each composed and
+//! as a fused `DenseStack`) and a 5-member ensemble, and the KL of a 64×64 layer. All on burn's `flex` CPU backend.
 //!
 //! `cargo bench` runs them (a few minutes); `cargo bench --no-run` only compiles them (what
 //! `.ci/run` does). Speed is measured here and in the side-by-side peer runs, never asserted in a
@@ -9,6 +9,7 @@
 
 use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator, McDropout, McDropoutConfig};
 use bayesburn::objective::{gaussian_nll, Elbo};
+use bayesburn::predict::{Activation, DenseStack};
 use bayesburn::{noise, Bayesian};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -113,8 +114,8 @@ fn elbo_step(c: &mut Criterion) {
     group.finish();
 }
 
-/// T = 100 predictive samples over 10,000 points, in chunks of 1,000 rows (what
-/// `examples/bbb_regression.rs` does), reduced to mean and variance per point.
+/// T = 100 predictive samples over 10,000 points, reduced to mean and variance per point: with
+/// burn's operations in chunks of 1,000 rows, and as one fused `predict::DenseStack`.
 fn predictive(c: &mut Criterion) {
     let device = Device::flex();
     let mut group = c.benchmark_group("predictive_T100_10k_points");
@@ -129,6 +130,30 @@ fn predictive(c: &mut Criterion) {
     group.bench_function("bbb", |b| b.iter(|| xs.iter().map(|x| summarise(bbb.forward(x.clone()))).count()));
     let dropout = DropoutMlp::new(&device);
     group.bench_function("mc_dropout", |b| b.iter(|| xs.iter().map(|x| summarise(dropout.forward(x.clone()))).count()));
+    // The same two predictives as one `DenseStack` over all 10,000 points (weights drawn once).
+    let grid = noise::uniform::<2>([10_000, 1], -1.5, 1.5, &device);
+    let stack_summary = |stack: &DenseStack| {
+        let s = stack.regression(grid.clone()).expect("a valid stack");
+        (s.mean.into_data(), s.epistemic_var.into_data())
+    };
+    group.bench_function("bbb_dense_stack", |b| {
+        b.iter(|| {
+            let stack = DenseStack::new(100)
+                .and_then(|s| s.bayes_linear(&bbb.l1, Activation::Relu))
+                .and_then(|s| s.bayes_linear(&bbb.l2, Activation::Relu))
+                .and_then(|s| s.bayes_linear(&bbb.l3, Activation::Identity))
+                .expect("a valid stack");
+            stack_summary(&stack)
+        })
+    });
+    let dropout_stack = DenseStack::new(100)
+        .and_then(|s| s.linear(&dropout.l1, Activation::Relu))
+        .and_then(|s| s.mc_dropout(&dropout.d1))
+        .and_then(|s| s.linear(&dropout.l2, Activation::Relu))
+        .and_then(|s| s.mc_dropout(&dropout.d2))
+        .and_then(|s| s.linear(&dropout.l3, Activation::Identity))
+        .expect("a valid stack");
+    group.bench_function("mc_dropout_dense_stack", |b| b.iter(|| stack_summary(&dropout_stack)));
     let members: Vec<Mlp> =
         (0..5).map(|_| Mlp::new(Estimator::Reparameterization, &device).with_mode(bayesburn::Mode::Mean)).collect();
     group.bench_function("ensemble_5", |b| {

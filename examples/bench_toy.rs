@@ -27,13 +27,13 @@
 //! Allocator: this binary uses mimalloc (a dev-dependency); the library imposes none. See the
 //! README's "Performance" section for using it in your own binary.
 //!
-//! The predictive of both BBB variants draws the T weight samples once and applies them to the
-//! whole grid (Flipout is a training-time estimator; each point's predictive is the same).
+//! The predictive of BBB and MC dropout is one `predict::DenseStack` over the whole grid: the
+//! BBB variants draw the T weight samples once (Flipout is a training-time estimator; each
+//! point's predictive is the same), dropout draws a mask per sample, point and unit.
 //!
 //! Takes 5-20 s in release on the 2-core dev machine, depending on its load
-//! (`cargo run --release --example bench_toy`); flags: `--threads N`,
-//! `--seed N`, `--epochs N`, `--pred-rows N` and `--pred-samples N` (block of the predictive,
-//! default 1000 x 10), `--only bbb_reparam|bbb_flipout|mcdropout|ensemble|ensemble_separate` (repeatable;
+//! (`cargo run --release --example bench_toy`); flags: `--threads N`, `--seed N`, `--epochs N`,
+//! `--only bbb_reparam|bbb_flipout|mcdropout|ensemble|ensemble_separate` (repeatable;
 //! `ensemble` trains the 5 members stacked in one batched step, `ensemble_separate` one after
 //! the other).
 
@@ -44,8 +44,8 @@ use bayesburn::ensemble::{fit_stacked, Ensemble, StackedLinear, StackedLinearCon
 use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator, GaussianHead, GaussianHeadConfig, McDropout};
 use bayesburn::layers::{GaussianOutput, McDropoutConfig};
 use bayesburn::objective::{gaussian_nll, Elbo};
-use bayesburn::posterior::{fused, softplus, Prior};
-use bayesburn::predict::RegressionAccumulator;
+use bayesburn::posterior::{softplus, Prior};
+use bayesburn::predict::{Activation, DenseStack, RegressionSummary};
 use bayesburn::train::{fit, FitConfig};
 use bayesburn::{noise, Bayesian};
 use burn::module::Param;
@@ -67,10 +67,6 @@ const MEMBERS: usize = 5;
 const DROPOUT: f64 = 0.1;
 /// The peers' MSE is a Gaussian NLL with variance 1/2 in standardised units.
 const LIK_VAR: f64 = 0.5;
-/// Test points and predictive samples per block (`--pred-rows`, `--pred-samples`); see
-/// `predictive`.
-const PRED_ROWS: usize = 2000;
-const PRED_SAMPLES: usize = 5;
 
 /// The Bayesian MLP 1-64-64-1.
 #[derive(Module, Bayesian, Debug)]
@@ -98,29 +94,14 @@ impl Bnn {
         self.l3.forward(relu(self.l2.forward(relu(self.l1.forward(x)))))
     }
 
-    /// `t` posterior draws of every layer's weights and biases.
-    fn sample(&self, t: usize) -> [Weights; 3] {
-        [self.l1.sample_weights(t), self.l2.sample_weights(t), self.l3.sample_weights(t)]
-    }
-
-    /// The network with the weight draws `samples` of `w`: `[k, N, 1] -> [k, N, 1]` for
-    /// `k = samples.len()`, draw `samples.start + i` on input block `i`.
-    fn forward_sampled(&self, x: Tensor<3>, w: &[Weights; 3], samples: std::ops::Range<usize>) -> Tensor<3> {
-        // Hidden layers: bias, matmul and ReLU in one kernel (`forward_with_weights_relu`).
-        let layer = |l: &BayesLinear, x, (w, b): &Weights, relu: bool| {
-            let w = w.clone().slice(s![samples.clone()]);
-            let b = b.clone().map(|b| b.slice(s![samples.clone()]));
-            let out = if relu { l.forward_with_weights_relu(x, w, b) } else { l.forward_with_weights(x, w, b) };
-            out.unwrap_or_else(|e| panic!("{e}"))
-        };
-        let h = layer(&self.l1, x, &w[0], true);
-        let h = layer(&self.l2, h, &w[1], true);
-        layer(&self.l3, h, &w[2], false)
+    /// The predictive network: `t` posterior draws of every layer's weights, fused.
+    fn predictive(&self, t: usize) -> bayesburn::Result<DenseStack> {
+        DenseStack::new(t)?
+            .bayes_linear(&self.l1, Activation::Relu)?
+            .bayes_linear(&self.l2, Activation::Relu)?
+            .bayes_linear(&self.l3, Activation::Identity)
     }
 }
-
-/// One layer's weight draws `[T, d_input, d_output]` and bias draws `[T, d_output]`.
-type Weights = (Tensor<3>, Option<Tensor<2>>);
 
 /// A `Linear` with PyTorch's default initialisation, `U(-1/sqrt(d_in), 1/sqrt(d_in))` for the
 /// weight and the bias, drawn from bayesburn's seeded source.
@@ -160,14 +141,14 @@ impl DropoutNet {
         self.l3.forward(self.d2.forward(relu(self.l2.forward(h))))
     }
 
-    /// The same network for prediction: each hidden layer's bias, matmul and ReLU in one kernel
-    /// (`posterior::fused::linear`), and McDropout drawing its mask inside the multiply.
-    fn predict(&self, x: Tensor<3>) -> Tensor<3> {
-        let layer = |l: &Linear, x, relu| {
-            fused::linear(x, l.weight.val().unsqueeze(), l.bias.as_ref().map(|b| b.val().unsqueeze()), relu)
-        };
-        let h = self.d1.forward(layer(&self.l1, x, true));
-        layer(&self.l3, self.d2.forward(layer(&self.l2, h, true)), false)
+    /// The same network for prediction, `t` dropout masks per point, fused.
+    fn predictive(&self, t: usize) -> bayesburn::Result<DenseStack> {
+        DenseStack::new(t)?
+            .linear(&self.l1, Activation::Relu)?
+            .mc_dropout(&self.d1)?
+            .linear(&self.l2, Activation::Relu)?
+            .mc_dropout(&self.d2)?
+            .linear(&self.l3, Activation::Identity)
     }
 }
 
@@ -222,8 +203,6 @@ struct Args {
     threads: usize,
     seed: u64,
     epochs: usize,
-    pred_rows: usize,
-    pred_samples: usize,
     only: Vec<String>,
 }
 
@@ -233,8 +212,7 @@ const BENCHES: [&str; 5] = ["bbb_reparam", "bbb_flipout", "mcdropout", "ensemble
 const DEFAULT_BENCHES: [&str; 4] = ["bbb_reparam", "bbb_flipout", "mcdropout", "ensemble"];
 
 fn parse_args() -> Args {
-    let mut args =
-        Args { threads: 1, seed: 0, epochs: 200, pred_rows: PRED_ROWS, pred_samples: PRED_SAMPLES, only: Vec::new() };
+    let mut args = Args { threads: 1, seed: 0, epochs: 200, only: Vec::new() };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
@@ -242,17 +220,13 @@ fn parse_args() -> Args {
             "--threads" => args.threads = value("--threads").parse().expect("--threads takes an integer"),
             "--seed" => args.seed = value("--seed").parse().expect("--seed takes an integer"),
             "--epochs" => args.epochs = value("--epochs").parse().expect("--epochs takes an integer"),
-            "--pred-rows" => args.pred_rows = value("--pred-rows").parse().expect("--pred-rows takes an integer"),
-            "--pred-samples" => {
-                args.pred_samples = value("--pred-samples").parse().expect("--pred-samples takes an integer")
-            }
             "--only" => {
                 let name = value("--only");
                 assert!(BENCHES.contains(&name.as_str()), "unknown bench {name:?}: use one of {BENCHES:?}");
                 args.only.push(name);
             }
             other => {
-                panic!("unknown argument {other:?}; flags: --threads --seed --epochs --pred-rows --pred-samples --only")
+                panic!("unknown argument {other:?}; flags: --threads --seed --epochs --only")
             }
         }
     }
@@ -266,30 +240,28 @@ fn parse_args() -> Args {
 struct Toy {
     x: Tensor<2>,
     y: Tensor<2>,
-    /// Standardised test inputs, `[N_TEST]`.
-    xt: Vec<f32>,
+    /// Standardised test inputs, `[N_TEST, 1]`.
+    xt: Tensor<2>,
     /// Raw test inputs on [-6, 6].
     grid: Vec<f64>,
     y_mean: f64,
     y_sd: f64,
-    /// Test points and predictive samples per block.
-    pred_rows: usize,
-    pred_samples: usize,
 }
 
-fn make_toy(pred_rows: usize, pred_samples: usize, device: &Device) -> Toy {
+fn make_toy(device: &Device) -> Toy {
     let toy = CubicToy::new(N);
     let to_tensor = |v: &[f32]| Tensor::<1>::from_floats(v, device).reshape([N, 1]);
     let grid: Vec<f64> = (0..N_TEST).map(|i| -6.0 + 12.0 * i as f64 / (N_TEST - 1) as f64).collect();
     Toy {
         x: to_tensor(&toy.x),
         y: to_tensor(&toy.y),
-        xt: grid.iter().map(|&g| toy.standardise_x(g)).collect(),
+        xt: {
+            let xt: Vec<f32> = grid.iter().map(|&g| toy.standardise_x(g)).collect();
+            Tensor::<1>::from_floats(xt.as_slice(), device).reshape([N_TEST, 1])
+        },
         grid,
         y_mean: toy.y_mean,
         y_sd: toy.y_sd,
-        pred_rows: pred_rows.max(1),
-        pred_samples: pred_samples.max(1),
     }
 }
 
@@ -332,33 +304,10 @@ fn host(t: Tensor<2>) -> Vec<f64> {
     t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data")
 }
 
-/// T = 100 function samples per test point, in blocks of `pred_rows` test points by
-/// `pred_samples` samples; the predictive mean and sd from a streaming accumulator.
-///
-/// `forward(x, samples)` maps `x: [k, rows, 1]` (k = `samples.len()`) to the outputs of those
-/// predictive samples. Blocks of 1000 rows by 10 samples keep every `[k, rows, 64]` intermediate
-/// at 2.5 MB: it stays in cache and the allocator reuses it, where one `[100, 1000, 64]` block
-/// (25 MB) is mapped fresh and zeroed by the kernel each time; and each sampled weight matrix is
-/// packed for the matmul once per 1000 rows rather than once per 100.
-fn predictive(
-    toy: &Toy,
-    device: &Device,
-    forward: impl Fn(Tensor<3>, std::ops::Range<usize>) -> Tensor<3>,
-) -> (Vec<f64>, Vec<f64>) {
-    let (mut mean, mut sd) = (Vec::with_capacity(N_TEST), Vec::with_capacity(N_TEST));
-    for rows in toy.xt.chunks(toy.pred_rows) {
-        let x = Tensor::<1>::from_floats(rows, device).reshape([1, rows.len(), 1]);
-        let mut acc = RegressionAccumulator::new();
-        for first in (0..T_PRED).step_by(toy.pred_samples) {
-            let samples = first..(first + toy.pred_samples).min(T_PRED);
-            let out = forward(x.clone().expand([samples.len(), rows.len(), 1]), samples);
-            acc.push(out, None).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let summary = acc.finish().unwrap_or_else(|e| panic!("{e}"));
-        mean.extend(host(summary.mean));
-        sd.extend(host(summary.epistemic_var.sqrt()));
-    }
-    (mean, sd)
+/// The predictive mean and epistemic sd on the test grid from T = 100 function samples.
+fn summary(summary: bayesburn::Result<RegressionSummary>) -> (Vec<f64>, Vec<f64>) {
+    let summary = summary.unwrap_or_else(|e| panic!("{e}"));
+    (host(summary.mean), host(summary.epistemic_var.sqrt()))
 }
 
 /// Trains with the peers' MSE loss as an ELBO (Gaussian likelihood with variance 1/2, scaled by
@@ -390,14 +339,10 @@ fn bbb(estimator: Estimator, toy: &Toy, epochs: usize, device: &Device) -> Run {
     let model = Bnn::new(estimator, &device.clone().autodiff());
     let (model, steps, train) = train_mse(model, toy, epochs, Bnn::forward, Bnn::kl);
     let model = model.valid();
-    // The T weight samples are drawn once and shared by every chunk of test points, so each
-    // predictive sample is one function over the whole grid (as in the peers' loop of T passes).
-    // Flipout is a training-time estimator: every example's output has the same distribution
+    // The T weight samples are drawn once and shared by every test point, so each predictive
+    // sample is one function over the whole grid (as in the peers' loop of T passes). Flipout is a training-time estimator: every example's output has the same distribution
     // as under plain weight sampling, so the predictive is sampled the same way for both.
-    let ((mean, sd), pred) = timed(|| {
-        let weights = model.sample(T_PRED);
-        predictive(toy, device, |x, samples| model.forward_sampled(x, &weights, samples))
-    });
+    let ((mean, sd), pred) = timed(|| summary(model.predictive(T_PRED).and_then(|p| p.regression(toy.xt.clone()))));
     Run { steps, train, pred, mean, sd }
 }
 
@@ -405,7 +350,7 @@ fn mcdropout(toy: &Toy, epochs: usize, device: &Device) -> Run {
     let model = DropoutNet::new(&device.clone().autodiff());
     let (model, steps, train) = train_mse(model, toy, epochs, DropoutNet::forward, |_| None);
     let model = model.valid(); // McDropout keeps sampling masks on the inference device
-    let ((mean, sd), pred) = timed(|| predictive(toy, device, |x, _| model.predict(x)));
+    let ((mean, sd), pred) = timed(|| summary(model.predictive(T_PRED).and_then(|p| p.regression(toy.xt.clone()))));
     Run { steps, train, pred, mean, sd }
 }
 
@@ -433,7 +378,7 @@ fn ensemble_stacked(toy: &Toy, epochs: usize, device: &Device) -> Run {
     });
     let model = model.valid();
     let ((mean, sd), pred) = timed(|| {
-        let xt = Tensor::<1>::from_floats(toy.xt.as_slice(), device).reshape([1, N_TEST, 1]);
+        let xt = toy.xt.clone().unsqueeze::<3>();
         mixture(model.forward(xt))
     });
     Run { steps: history.steps * MEMBERS, train, pred, mean, sd }
@@ -462,7 +407,7 @@ fn ensemble_separate(toy: &Toy, epochs: usize, device: &Device) -> Run {
     let steps = histories.iter().map(|h| h.steps).sum();
     let members = members.valid();
     let ((mean, sd), pred) = timed(|| {
-        let xt = Tensor::<1>::from_floats(toy.xt.as_slice(), device).reshape([1, N_TEST, 1]);
+        let xt = toy.xt.clone().unsqueeze::<3>();
         mixture(members.predict_with(|m| m.forward(xt.clone())).unwrap_or_else(|e| panic!("{e}")))
     });
     Run { steps, train, pred, mean, sd }
@@ -476,7 +421,7 @@ fn main() {
         // Every run starts from the same seed, so its data and initialisation do not depend on
         // which other runs came before it.
         noise::seed(args.seed);
-        let toy = make_toy(args.pred_rows, args.pred_samples, &device);
+        let toy = make_toy(&device);
         let run = match name.as_str() {
             "bbb_reparam" => bbb(Estimator::Reparameterization, &toy, args.epochs, &device),
             "bbb_flipout" => bbb(Estimator::Flipout, &toy, args.epochs, &device),

@@ -194,11 +194,27 @@ pub(crate) fn mask_values(seed: u64, n: usize, threshold: u64, value: f32) -> Ve
     out
 }
 
-/// Word `j` of the mask stream of `seed` (see [`mask_values`]).
+/// Word `j` of the mask stream of `seed` (see [`mask_values`]): mask element `2j` is kept when
+/// its low half is below the threshold, element `2j + 1` when its high half is.
 #[inline(always)]
-fn mask_word(seed: u64, j: u64) -> u64 {
-    const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut z = seed.wrapping_add(j.wrapping_add(1).wrapping_mul(GOLDEN));
+pub(crate) fn mask_word(seed: u64, j: u64) -> u64 {
+    mask_mix(mask_counter(seed, j))
+}
+
+/// The SplitMix64 increment: word `j + 1`'s counter is word `j`'s plus this.
+pub(crate) const MASK_STEP: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The counter of word `j`, `seed + (j + 1) * MASK_STEP`: [`mask_mix`] of it is the word.
+/// Loops over words `j, j + d, j + 2d, ...` add `d * MASK_STEP` (wrapping) instead of
+/// multiplying, which the vectoriser turns into one vector add.
+#[inline(always)]
+pub(crate) fn mask_counter(seed: u64, j: u64) -> u64 {
+    seed.wrapping_add(j.wrapping_add(1).wrapping_mul(MASK_STEP))
+}
+
+/// SplitMix64's output function.
+#[inline(always)]
+pub(crate) fn mask_mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -207,25 +223,46 @@ fn mask_word(seed: u64, j: u64) -> u64 {
 /// Applies the dropout mask of `seed` ([`mask_values`]) to `v` in place: element `i` becomes
 /// `v[i] * scale` if kept, else `0`. (Branch-free over pairs; with AVX-512 where the CPU has it.)
 pub(crate) fn apply_dropout(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
+    apply_dropout_at(seed, 0, threshold, scale, v)
+}
+
+/// [`apply_dropout`] for the elements `first..first + v.len()` of the mask stream: `v[i]` meets
+/// mask element `first + i`, so a tensor processed in pieces gets the mask of the whole.
+pub(crate) fn apply_dropout_at(seed: u64, first: usize, threshold: u64, scale: f32, v: &mut [f32]) {
+    if v.is_empty() {
+        return;
+    }
+    let (v, first) = if first % 2 == 1 {
+        // The high half of word first / 2, then whole words from (first + 1) / 2.
+        let w = mask_word(seed, (first / 2) as u64);
+        v[0] = if (w >> 32) < threshold { v[0] * scale } else { 0.0 };
+        (&mut v[1..], first + 1)
+    } else {
+        (v, first)
+    };
+    let word0 = (first / 2) as u64;
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq") {
         // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { apply_dropout_avx512(seed, threshold, scale, v) };
+        return unsafe { apply_dropout_avx512(seed, word0, threshold, scale, v) };
     }
-    apply_dropout_pairs(seed, threshold, scale, v)
+    apply_dropout_pairs(seed, word0, threshold, scale, v)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn apply_dropout_avx512(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
-    apply_dropout_pairs(seed, threshold, scale, v)
+unsafe fn apply_dropout_avx512(seed: u64, word0: u64, threshold: u64, scale: f32, v: &mut [f32]) {
+    apply_dropout_pairs(seed, word0, threshold, scale, v)
 }
 
+/// Pairs of `v` meet the words `word0, word0 + 1, ...` of the stream (low half first).
 #[inline(always)]
-fn apply_dropout_pairs(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
+fn apply_dropout_pairs(seed: u64, word0: u64, threshold: u64, scale: f32, v: &mut [f32]) {
     let mut pairs = v.chunks_exact_mut(2);
-    for (j, pair) in (&mut pairs).enumerate() {
-        let w = mask_word(seed, j as u64);
+    let mut z = mask_counter(seed, word0);
+    for pair in &mut pairs {
+        let w = mask_mix(z);
+        z = z.wrapping_add(MASK_STEP);
         let keep0 = (w & 0xFFFF_FFFF) < threshold;
         let keep1 = (w >> 32) < threshold;
         pair[0] = if keep0 { pair[0] * scale } else { 0.0 };
@@ -233,7 +270,7 @@ fn apply_dropout_pairs(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
     }
     let n = v.len();
     if n % 2 == 1 {
-        let w = mask_word(seed, (n / 2) as u64);
+        let w = mask_word(seed, word0 + (n / 2) as u64);
         v[n - 1] = if (w & 0xFFFF_FFFF) < threshold { v[n - 1] * scale } else { 0.0 };
     }
 }
@@ -385,6 +422,22 @@ mod tests {
             let mask = mask_values(5, n, mask_threshold(0.6), 1.5);
             let want: Vec<f32> = x.iter().zip(&mask).map(|(a, m)| a * m).collect();
             assert_eq!(y, want, "n = {n}");
+        }
+    }
+
+    /// A slice processed in pieces at any (odd or even) offsets gets the mask of the whole.
+    #[test]
+    fn apply_dropout_at_pieces_equal_the_whole() {
+        let n = 41;
+        let x: Vec<f32> = (0..n).map(|i| i as f32 + 1.0).collect();
+        let mut whole = x.clone();
+        apply_dropout(9, mask_threshold(0.5), 2.0, &mut whole);
+        for cuts in [vec![0, 1, 41], vec![0, 3, 4, 10, 41], vec![0, 2, 17, 40, 41]] {
+            let mut pieces = x.clone();
+            for w in cuts.windows(2) {
+                apply_dropout_at(9, w[0], mask_threshold(0.5), 2.0, &mut pieces[w[0]..w[1]]);
+            }
+            assert_eq!(pieces, whole, "cuts {cuts:?}");
         }
     }
 }

@@ -144,7 +144,7 @@ pub(crate) fn dropout<const D: usize>(x: Tensor<D>, seed: u64, threshold: u64, s
 
 /// A plain (non-autodiff) device of the extension: where the prediction kernels apply.
 #[cfg(any(feature = "flex", feature = "ndarray"))]
-fn plain_kernel_device(device: &Device) -> bool {
+pub(crate) fn plain_kernel_device(device: &Device) -> bool {
     !device.is_autodiff() && kernels::available(device)
 }
 
