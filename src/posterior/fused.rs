@@ -174,6 +174,8 @@ mod kernels {
     use burn::tensor::{Device, Shape};
 
     use super::SIGMA_RHO_MAX;
+    #[cfg(feature = "flex")]
+    use crate::posterior::vmath;
 
     /// Whether `device` is one the extension is implemented for.
     pub(super) fn available(device: &Device) -> bool {
@@ -213,16 +215,12 @@ mod kernels {
             rho: FloatTensor<Self>,
             eps: FloatTensor<Self>,
         ) -> FloatTensor<Self> {
-            let shape = lead(&mu.shape());
-            let sigma = Self::float_reshape(sigma::<Self>(rho), shape.clone());
-            let mu = Self::float_reshape(mu, shape);
-            Self::float_add(mu, Self::float_mul(sigma, eps))
+            rsample_composed::<Self>(mu, rho, eps)
         }
 
         /// `softplus(rho) * eps`.
         fn gaussian_scaled_noise(rho: FloatTensor<Self>, eps: FloatTensor<Self>) -> FloatTensor<Self> {
-            let shape = lead(&rho.shape());
-            Self::float_mul(Self::float_reshape(sigma::<Self>(rho), shape), eps)
+            scaled_noise_composed::<Self>(rho, eps)
         }
 
         /// `x @ w + b` (then ReLU): `x` `[S, N, I]`, `w` `[S, I, O]`, `b` `[S, O]`.
@@ -240,23 +238,84 @@ mod kernels {
             dropout_composed::<Self>(x, seed, threshold, scale)
         }
 
+        /// `sigmoid(rho)`, the derivative of `softplus(rho)` (the backward passes' factor).
+        fn gaussian_dsigma(rho: FloatTensor<Self>) -> FloatTensor<Self> {
+            Self::sigmoid(rho)
+        }
+
+        /// `(sigma / scale^2 - 1 / sigma) sigmoid(rho)` with `inv_var = 1 / scale^2`: the KL's
+        /// derivative in `rho`, per element.
+        fn gaussian_kl_drho(rho: FloatTensor<Self>, inv_var: f64) -> FloatTensor<Self> {
+            kl_drho_composed::<Self>(rho, inv_var)
+        }
+
         /// `sum[(sigma^2 + (mu - loc)^2) / (2 scale^2) - log sigma] + n (log scale - 1/2)`, `[1]`.
         fn gaussian_kl_sum(mu: FloatTensor<Self>, rho: FloatTensor<Self>, loc: f64, scale: f64) -> FloatTensor<Self> {
-            let n = mu.shape().num_elements() as f64;
-            let sigma = sigma::<Self>(rho);
-            let diff = if loc == 0.0 { mu } else { Self::float_sub_scalar(mu, Scalar::from(loc)) };
-            let quad =
-                Self::float_add(Self::float_mul(sigma.clone(), sigma.clone()), Self::float_mul(diff.clone(), diff));
-            let terms = Self::float_sub(
-                Self::float_mul_scalar(quad, Scalar::from(0.5 / (scale * scale))),
-                Self::float_log(sigma),
-            );
-            Self::float_add_scalar(Self::float_sum(terms), Scalar::from(n * (scale.ln() - 0.5)))
+            kl_sum_composed::<Self>(mu, rho, loc, scale)
         }
     }
 
     #[cfg(feature = "flex")]
     impl GaussianKernels for burn::backend::Flex {
+        fn gaussian_rsample(
+            mu: FloatTensor<Self>,
+            rho: FloatTensor<Self>,
+            eps: FloatTensor<Self>,
+        ) -> FloatTensor<Self> {
+            let out = match (flex::slice(&mu), flex::slice(&rho), flex::slice(&eps)) {
+                (Some(m), Some(r), Some(e)) if m.len() == r.len() && flex::samples_of(e, r) => {
+                    Some(flex::rsample(Some(m), r, e))
+                }
+                _ => None,
+            };
+            match out {
+                Some(out) => flex::tensor(out, eps.shape()),
+                None => rsample_composed::<Self>(mu, rho, eps),
+            }
+        }
+
+        fn gaussian_scaled_noise(rho: FloatTensor<Self>, eps: FloatTensor<Self>) -> FloatTensor<Self> {
+            let out = match (flex::slice(&rho), flex::slice(&eps)) {
+                (Some(r), Some(e)) if flex::samples_of(e, r) => Some(flex::rsample(None, r, e)),
+                _ => None,
+            };
+            match out {
+                Some(out) => flex::tensor(out, eps.shape()),
+                None => scaled_noise_composed::<Self>(rho, eps),
+            }
+        }
+
+        fn gaussian_dsigma(rho: FloatTensor<Self>) -> FloatTensor<Self> {
+            match flex::slice(&rho) {
+                Some(r) => flex::tensor(flex::sigmoid(r), rho.shape()),
+                None => <Self as burn::backend::ops::ActivationOps<Self>>::sigmoid(rho),
+            }
+        }
+
+        fn gaussian_kl_drho(rho: FloatTensor<Self>, inv_var: f64) -> FloatTensor<Self> {
+            let c = inv_var as f32;
+            match flex::slice(&rho) {
+                Some(r) => {
+                    let d = flex::kl_drho(r, c);
+                    flex::tensor(d, rho.shape())
+                }
+                None => kl_drho_composed::<Self>(rho, inv_var),
+            }
+        }
+
+        fn gaussian_kl_sum(mu: FloatTensor<Self>, rho: FloatTensor<Self>, loc: f64, scale: f64) -> FloatTensor<Self> {
+            match (flex::slice(&mu), flex::slice(&rho)) {
+                (Some(m), Some(r)) if m.len() == r.len() => {
+                    // f32 terms, summed in f64 in blocks of 64.
+                    let (c, loc32) = ((0.5 / (scale * scale)) as f32, loc as f32);
+                    let sum = flex::kl_terms_sum(m, r, loc32, c);
+                    let kl = sum + r.len() as f64 * (scale.ln() - 0.5);
+                    flex::tensor(vec![kl as f32], Shape::from(vec![1]))
+                }
+                _ => kl_sum_composed::<Self>(mu, rho, loc, scale),
+            }
+        }
+
         fn gaussian_linear(
             x: FloatTensor<Self>,
             w: FloatTensor<Self>,
@@ -289,6 +348,152 @@ mod kernels {
             apply(&mut v);
             FlexTensor::from_data(TensorData::new(v, shape))
         }
+    }
+
+    /// The clamp of `sigma_of_rho` in f32.
+    #[cfg(feature = "flex")]
+    const RHO_MAX: f32 = SIGMA_RHO_MAX as f32;
+
+    /// Host access to contiguous f32 flex tensors, for the kernels above.
+    #[cfg(feature = "flex")]
+    mod flex {
+        use burn::backend::flex::FlexTensor;
+        use burn::tensor::{DType, Shape, TensorData};
+
+        use super::{vmath, RHO_MAX};
+
+        /// The values of a contiguous f32 tensor, else `None` (and the composed path).
+        pub(super) fn slice(t: &FlexTensor) -> Option<&[f32]> {
+            if t.dtype() != DType::F32 || !t.is_contiguous() {
+                return None;
+            }
+            let (start, n) = (t.layout().start_offset(), t.layout().num_elements());
+            t.storage::<f32>().get(start..start + n)
+        }
+
+        /// Whether `eps` is whole samples of a parameter shaped like `param`.
+        pub(super) fn samples_of(eps: &[f32], param: &[f32]) -> bool {
+            !param.is_empty() && eps.len() % param.len() == 0
+        }
+
+        /// Defines `fn $name` that runs its body compiled for AVX-512 when the CPU has it (the
+        /// loops then vectorise 16 wide; elsewhere they use the baseline's vectors).
+        macro_rules! multiversion {
+            ($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) -> $r:ty $body:block) => {
+                $(#[$m])*
+                pub(super) fn $name($($a: $t),*) -> $r {
+                    #[inline(always)]
+                    fn imp($($a: $t),*) -> $r $body
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        #[target_feature(enable = "avx512f")]
+                        unsafe fn avx512($($a: $t),*) -> $r {
+                            imp($($a),*)
+                        }
+                        // SAFETY: the CPU has the feature the function is compiled for.
+                        return unsafe { avx512($($a),*) };
+                    }
+                    imp($($a),*)
+                }
+            };
+        }
+
+        multiversion! {
+            /// `mu + softplus(rho) * eps` (`mu` 0 when `None`) for `eps` of whole samples.
+            fn rsample(mu: Option<&[f32]>, rho: &[f32], eps: &[f32]) -> Vec<f32> {
+                let mut sigma = vec![0.0f32; rho.len()];
+                for (s, &r) in sigma.iter_mut().zip(rho) {
+                    *s = vmath::softplus(r, RHO_MAX);
+                }
+                let mut out = eps.to_vec();
+                for chunk in out.chunks_exact_mut(rho.len()) {
+                    match mu {
+                        Some(mu) => {
+                            for ((o, &m), &s) in chunk.iter_mut().zip(mu).zip(&sigma) {
+                                *o = m + s * *o;
+                            }
+                        }
+                        None => {
+                            for (o, &s) in chunk.iter_mut().zip(&sigma) {
+                                *o *= s;
+                            }
+                        }
+                    }
+                }
+                out
+            }
+        }
+
+        multiversion! {
+            /// `sigmoid(rho)`.
+            fn sigmoid(rho: &[f32]) -> Vec<f32> {
+                let mut out = vec![0.0f32; rho.len()];
+                for (o, &r) in out.iter_mut().zip(rho) {
+                    *o = vmath::sigmoid(r);
+                }
+                out
+            }
+        }
+
+        multiversion! {
+            /// `(sigma c - 1 / sigma) sigmoid(rho)` with `sigma = softplus(rho)`.
+            fn kl_drho(rho: &[f32], c: f32) -> Vec<f32> {
+                let mut out = vec![0.0f32; rho.len()];
+                for (o, &r) in out.iter_mut().zip(rho) {
+                    let sigma = vmath::softplus(r, RHO_MAX);
+                    *o = (sigma * c - 1.0 / sigma) * vmath::sigmoid(r);
+                }
+                out
+            }
+        }
+
+        multiversion! {
+            /// `sum[(sigma^2 + (mu - loc)^2) c - ln sigma]`: f32 terms, summed in f64 in blocks of 64.
+            fn kl_terms_sum(mu: &[f32], rho: &[f32], loc: f32, c: f32) -> f64 {
+                let mut terms = vec![0.0f32; rho.len()];
+                for ((t, &m), &r) in terms.iter_mut().zip(mu).zip(rho) {
+                    let sigma = vmath::softplus(r, RHO_MAX);
+                    let d = m - loc;
+                    *t = (sigma * sigma + d * d) * c - vmath::ln(sigma);
+                }
+                terms.chunks(64).map(|b| f64::from(b.iter().sum::<f32>())).sum()
+            }
+        }
+
+        /// A new tensor of `values`.
+        pub(super) fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+            FlexTensor::from_data(TensorData::new(values, shape))
+        }
+    }
+
+    /// `mu + sigma(rho) * eps` as primitive operations.
+    fn rsample_composed<B: Backend>(mu: FloatTensor<B>, rho: FloatTensor<B>, eps: FloatTensor<B>) -> FloatTensor<B> {
+        let shape = lead(&mu.shape());
+        let sigma = B::float_reshape(sigma::<B>(rho), shape.clone());
+        B::float_add(B::float_reshape(mu, shape), B::float_mul(sigma, eps))
+    }
+
+    /// `sigma(rho) * eps` as primitive operations.
+    fn scaled_noise_composed<B: Backend>(rho: FloatTensor<B>, eps: FloatTensor<B>) -> FloatTensor<B> {
+        let shape = lead(&rho.shape());
+        B::float_mul(B::float_reshape(sigma::<B>(rho), shape), eps)
+    }
+
+    /// `(sigma / scale^2 - 1 / sigma) sigmoid(rho)` as primitive operations.
+    fn kl_drho_composed<B: Backend>(rho: FloatTensor<B>, inv_var: f64) -> FloatTensor<B> {
+        let sigma = sigma::<B>(rho.clone());
+        let d = B::float_sub(B::float_mul_scalar(sigma.clone(), Scalar::from(inv_var)), B::float_recip(sigma));
+        B::float_mul(d, B::sigmoid(rho))
+    }
+
+    /// The Normal KL sum as primitive operations.
+    fn kl_sum_composed<B: Backend>(mu: FloatTensor<B>, rho: FloatTensor<B>, loc: f64, scale: f64) -> FloatTensor<B> {
+        let n = mu.shape().num_elements() as f64;
+        let sigma = sigma::<B>(rho);
+        let diff = if loc == 0.0 { mu } else { B::float_sub_scalar(mu, Scalar::from(loc)) };
+        let quad = B::float_add(B::float_mul(sigma.clone(), sigma.clone()), B::float_mul(diff.clone(), diff));
+        let terms = B::float_sub(B::float_mul_scalar(quad, Scalar::from(0.5 / (scale * scale))), B::float_log(sigma));
+        B::float_add_scalar(B::float_sum(terms), Scalar::from(n * (scale.ln() - 0.5)))
     }
 
     /// `x * mask`, the mask of `seed` built on the host and cast to `x`'s float type.
@@ -408,11 +613,6 @@ mod kernels {
     #[cfg(feature = "ndarray")]
     impl GaussianKernels for burn::backend::NdArray {}
 
-    /// `sigmoid(rho)`, the derivative of `softplus(rho)`.
-    fn dsigma<B: Backend>(rho: FloatTensor<B>) -> FloatTensor<B> {
-        B::sigmoid(rho)
-    }
-
     /// Sums a `[S, P...]` gradient over the sample axis into the parameter's shape `P`.
     fn sum_samples<B: Backend>(grad: FloatTensor<B>, shape: Shape) -> FloatTensor<B> {
         let samples = grad.shape()[0];
@@ -423,7 +623,7 @@ mod kernels {
     #[derive(Debug)]
     struct Rsample;
 
-    impl<B: Backend> Backward<B, 2> for Rsample {
+    impl<B: Backend + GaussianKernels> Backward<B, 2> for Rsample {
         /// (rho, eps, the parameter's shape)
         type State = (FloatTensor<B>, FloatTensor<B>, Shape);
 
@@ -435,7 +635,7 @@ mod kernels {
                 ops.node,
                 grads,
                 |grad| sum_samples::<B>(grad, shape_mu),
-                |grad| B::float_mul(sum_samples::<B>(B::float_mul(grad, eps), shape), dsigma::<B>(rho)),
+                |grad| B::float_mul(sum_samples::<B>(B::float_mul(grad, eps), shape), B::gaussian_dsigma(rho)),
             );
         }
     }
@@ -443,7 +643,7 @@ mod kernels {
     #[derive(Debug)]
     struct ScaledNoise;
 
-    impl<B: Backend> Backward<B, 1> for ScaledNoise {
+    impl<B: Backend + GaussianKernels> Backward<B, 1> for ScaledNoise {
         /// (rho, eps)
         type State = (FloatTensor<B>, FloatTensor<B>);
 
@@ -451,7 +651,7 @@ mod kernels {
             let (rho, eps) = ops.state;
             unary::<B, _>(ops.parents, ops.node, grads, |grad| {
                 let shape = rho.shape();
-                B::float_mul(sum_samples::<B>(B::float_mul(grad, eps), shape), dsigma::<B>(rho))
+                B::float_mul(sum_samples::<B>(B::float_mul(grad, eps), shape), B::gaussian_dsigma(rho))
             });
         }
     }
@@ -459,7 +659,7 @@ mod kernels {
     #[derive(Debug)]
     struct KlSum;
 
-    impl<B: Backend> Backward<B, 2> for KlSum {
+    impl<B: Backend + GaussianKernels> Backward<B, 2> for KlSum {
         /// (mu, rho, loc, scale)
         type State = (FloatTensor<B>, FloatTensor<B>, f64, f64);
 
@@ -478,10 +678,7 @@ mod kernels {
                 },
                 |grad| {
                     let g = B::float_reshape(grad, ones_rank(rank));
-                    let sigma = sigma::<B>(rho.clone());
-                    let d =
-                        B::float_sub(B::float_mul_scalar(sigma.clone(), Scalar::from(inv_var)), B::float_recip(sigma));
-                    B::float_mul(B::float_mul(d, dsigma::<B>(rho)), g)
+                    B::float_mul(B::gaussian_kl_drho(rho, inv_var), g)
                 },
             );
         }

@@ -9,6 +9,8 @@
 pub mod fused;
 mod init;
 mod prior;
+#[cfg(feature = "flex")]
+mod vmath;
 
 pub use init::{moped, MuInit, PosteriorInit};
 pub use prior::Prior;
