@@ -27,9 +27,10 @@
 //! Allocator: this binary uses mimalloc (a dev-dependency); the library imposes none. See the
 //! README's "Performance" section for using it in your own binary.
 //!
-//! The predictive of BBB and MC dropout is one `predict::DenseStack` over the whole grid: the
-//! BBB variants draw the T weight samples once (Flipout is a training-time estimator; each
-//! point's predictive is the same), dropout draws a mask per sample, point and unit.
+//! The predictive of BBB, MC dropout and the stacked ensemble is one `predict::DenseStack` over
+//! the whole grid: the BBB variants draw the T weight samples once (Flipout is a training-time
+//! estimator; each point's predictive is the same), dropout draws a mask per sample, point and
+//! unit, and the ensemble's members are its M samples.
 //!
 //! Takes 5-20 s in release on the 2-core dev machine, depending on its load
 //! (`cargo run --release --example bench_toy`); flags: `--threads N`, `--seed N`, `--epochs N`,
@@ -191,12 +192,28 @@ impl StackedMeanVar {
 
     /// `[M or 1, N, 1]` -> mean and variance `[M, N, 1]`.
     fn forward(&self, x: Tensor<3>) -> GaussianOutput {
-        let out = self.l3.forward(relu(self.l2.forward(relu(self.l1.forward(x)))));
-        let [m, n, _] = out.dims();
-        let mean = out.clone().slice([0..m, 0..n, 0..1]);
-        let var = softplus(out.slice([0..m, 0..n, 1..2])).add_scalar(1e-6);
-        GaussianOutput { mean, var }
+        mean_var(self.l3.forward(relu(self.l2.forward(relu(self.l1.forward(x))))))
     }
+
+    /// The same for prediction, `[N, 1]` -> `[M, N, 1]` each: the members' MLPs as one fused
+    /// `DenseStack` (member m as sample m).
+    fn predict(&self, x: Tensor<2>) -> bayesburn::Result<GaussianOutput> {
+        let out = DenseStack::new(MEMBERS)?
+            .stacked_linear(&self.l1, Activation::Relu)?
+            .stacked_linear(&self.l2, Activation::Relu)?
+            .stacked_linear(&self.l3, Activation::Identity)?
+            .forward(x)?;
+        Ok(mean_var(out))
+    }
+}
+
+/// The Gaussian head of the stacked members: output 0 the mean, output 1 a softplus variance
+/// + 1e-6.
+fn mean_var(out: Tensor<3>) -> GaussianOutput {
+    let [m, n, _] = out.dims();
+    let mean = out.clone().slice([0..m, 0..n, 0..1]);
+    let var = softplus(out.slice([0..m, 0..n, 1..2])).add_scalar(1e-6);
+    GaussianOutput { mean, var }
 }
 
 struct Args {
@@ -377,10 +394,7 @@ fn ensemble_stacked(toy: &Toy, epochs: usize, device: &Device) -> Run {
         .unwrap_or_else(|e| panic!("{e}"))
     });
     let model = model.valid();
-    let ((mean, sd), pred) = timed(|| {
-        let xt = toy.xt.clone().unsqueeze::<3>();
-        mixture(model.forward(xt))
-    });
+    let ((mean, sd), pred) = timed(|| mixture(model.predict(toy.xt.clone()).unwrap_or_else(|e| panic!("{e}"))));
     Run { steps: history.steps * MEMBERS, train, pred, mean, sd }
 }
 

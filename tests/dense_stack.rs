@@ -11,6 +11,7 @@
 //! every unit kept and scaled when the layer has dropout, which bounds the magnitudes under any
 //! mask. Two f32 evaluations of the same function then differ by at most twice the bound.
 
+use bayesburn::ensemble::{StackedLinear, StackedLinearConfig};
 use bayesburn::layers::McDropoutConfig;
 use bayesburn::posterior::fused;
 use bayesburn::predict::{Activation, DenseStack};
@@ -192,6 +193,28 @@ fn regression_summarises_the_samples() {
     let var = host(summary.epistemic_var);
     assert!(var.iter().all(|&v| v >= 0.0) && var.iter().any(|&v| v > 0.0), "variances {var:?}");
     assert!(host(summary.aleatoric_var).iter().all(|&v| v == 0.0));
+}
+
+/// An ensemble's stacked members are the samples: member m's MLP gives sample m.
+#[test]
+fn stacked_members_are_the_samples() {
+    let device = Device::flex();
+    let (m, n) = (3, 50);
+    let l1 = StackedLinearConfig::new(m, 2, 16).init(&device);
+    let l2 = StackedLinearConfig::new(m, 16, 1).init(&device);
+    let stack = DenseStack::new(m).unwrap();
+    let stack = stack.stacked_linear(&l1, Activation::Relu).unwrap().stacked_linear(&l2, Activation::Identity).unwrap();
+    let x = inputs(n, 2);
+    let got = host(stack.forward(tensor(&x, [n, 2], &device)).unwrap());
+    let spec = |l: &StackedLinear, relu| {
+        let [_, i, o] = l.weight.dims();
+        let b = l.bias.as_ref().map(|b| (m, host(b.val())));
+        Spec { s: m, i, o, w: host(l.weight.val()), b, relu, dropout: 0.0 }
+    };
+    let (want, bound) = reference(m, &x, n, &[spec(&l1, true), spec(&l2, false)]);
+    assert_within("stacked 2-16-1", &got, &want, &bound, 1.0);
+    let wrong = DenseStack::new(m + 1).unwrap().stacked_linear(&l1, Activation::Relu);
+    assert!(matches!(wrong, Err(Error::ShapeMismatch { field: "weights", .. })), "{wrong:?}");
 }
 
 fn dropout_specs() -> [Spec; 3] {

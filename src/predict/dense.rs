@@ -26,6 +26,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 
 use super::{regression, RegressionSummary};
+use crate::ensemble::StackedLinear;
 use crate::error::{Error, Result};
 use crate::layers::{BayesLinear, McDropout};
 use crate::noise;
@@ -66,8 +67,9 @@ impl DenseLayer {
 /// to a batch of inputs for a Monte-Carlo predictive in one fused pass: `[N, d_in] -> [T, N, d_out]`.
 ///
 /// Build it from the layers' weight samples ([`bayes_linear`](Self::bayes_linear) draws them from
-/// a [`BayesLinear`] posterior), point-estimate layers ([`linear`](Self::linear)) and MC
-/// [`dropout`](Self::dropout), then call [`forward`](Self::forward) for the `T` sampled outputs or
+/// a [`BayesLinear`] posterior), point-estimate layers ([`linear`](Self::linear)), MC
+/// [`dropout`](Self::dropout) and an ensemble's stacked members
+/// ([`stacked_linear`](Self::stacked_linear)), then call [`forward`](Self::forward) for the `T` sampled outputs or
 /// [`regression`](Self::regression) for their summary. The weights are drawn once when the stack
 /// is built, so every row meets the same `T` functions (as a loop of `T` passes over the whole
 /// input would); dropout masks are drawn afresh on every call. See the [module docs](self) for
@@ -180,6 +182,17 @@ impl DenseStack {
         let weights = linear.weight.val().unsqueeze::<3>();
         let bias = linear.bias.as_ref().map(|b| b.val().unsqueeze::<2>());
         self.layer(weights, bias, activation)
+    }
+
+    /// Appends a [`StackedLinear`]: its `M` members' weights as the `T = M` samples (an
+    /// ensemble's predictive, one member per sample; the stack must have `M` samples).
+    ///
+    /// # Errors
+    /// As [`layer`](Self::layer) (a [`ShapeMismatch`](Error::ShapeMismatch) on `weights` when
+    /// `M` is not the stack's `T`).
+    pub fn stacked_linear(self, layer: &StackedLinear, activation: Activation) -> Result<Self> {
+        let bias = layer.bias.as_ref().map(|b| b.val());
+        self.layer(layer.weight.val(), bias, activation)
     }
 
     /// Appends a [`BayesLinear`] with `T` weight samples drawn from its posterior now
