@@ -19,6 +19,10 @@
 //! the ensemble). The data follow the peers' recipe from bayesburn's own seeded source, so they
 //! are not numpy's numbers.
 //!
+//! `pred_s` is the first predictive of the run, as the PyTorch peers time theirs; `pred_warm_s`
+//! the same predictive once more, as NumPyro times its jitted one (its `pred_s` is the second
+//! call; the first traces and compiles).
+//!
 //! Threads: `--threads N` (default 1) runs burn's `flex` backend on a rayon pool of N threads
 //! (flex parallelises large matmuls and reductions with rayon's global pool; `RAYON_NUM_THREADS=1`
 //! does the same from the environment). Pin the process to one core with `taskset -c 0` as the
@@ -286,7 +290,10 @@ fn make_toy(device: &Device) -> Toy {
 struct Run {
     steps: usize,
     train: Phase,
+    /// The first predictive of the process (what the PyTorch peers time).
     pred: Phase,
+    /// The same predictive again (NumPyro's `pred_s` is its second, warm call).
+    pred_warm: Phase,
     /// Predictive mean and sd on the grid, standardised units.
     mean: Vec<f64>,
     sd: Vec<f64>,
@@ -304,6 +311,14 @@ fn timed<R>(f: impl FnOnce() -> R) -> (R, Phase) {
     let (start, cpu) = (Instant::now(), cpu_seconds());
     let out = f();
     (out, Phase { wall: start.elapsed().as_secs_f64(), cpu: cpu_seconds() - cpu })
+}
+
+/// Runs the predictive `f` twice: the first result and timing, and the second's timing (the
+/// first call of a process also faults in the memory the later ones reuse).
+fn twice<R>(f: impl Fn() -> R) -> (R, Phase, Phase) {
+    let (out, first) = timed(&f);
+    let (_, warm) = timed(&f);
+    (out, first, warm)
 }
 
 /// CPU seconds this process has used so far (user + system, from `/proc/self/stat`; 0 where
@@ -359,16 +374,18 @@ fn bbb(estimator: Estimator, toy: &Toy, epochs: usize, device: &Device) -> Run {
     // The T weight samples are drawn once and shared by every test point, so each predictive
     // sample is one function over the whole grid (as in the peers' loop of T passes). Flipout is a training-time estimator: every example's output has the same distribution
     // as under plain weight sampling, so the predictive is sampled the same way for both.
-    let ((mean, sd), pred) = timed(|| summary(model.predictive(T_PRED).and_then(|p| p.regression(toy.xt.clone()))));
-    Run { steps, train, pred, mean, sd }
+    let ((mean, sd), pred, pred_warm) =
+        twice(|| summary(model.predictive(T_PRED).and_then(|p| p.regression(toy.xt.clone()))));
+    Run { steps, train, pred, pred_warm, mean, sd }
 }
 
 fn mcdropout(toy: &Toy, epochs: usize, device: &Device) -> Run {
     let model = DropoutNet::new(&device.clone().autodiff());
     let (model, steps, train) = train_mse(model, toy, epochs, DropoutNet::forward, |_| None);
     let model = model.valid(); // McDropout keeps sampling masks on the inference device
-    let ((mean, sd), pred) = timed(|| summary(model.predictive(T_PRED).and_then(|p| p.regression(toy.xt.clone()))));
-    Run { steps, train, pred, mean, sd }
+    let ((mean, sd), pred, pred_warm) =
+        twice(|| summary(model.predictive(T_PRED).and_then(|p| p.regression(toy.xt.clone()))));
+    Run { steps, train, pred, pred_warm, mean, sd }
 }
 
 /// The mixture's mean and sd on the test grid from members' `[M, N, 1]` means and variances.
@@ -394,8 +411,9 @@ fn ensemble_stacked(toy: &Toy, epochs: usize, device: &Device) -> Run {
         .unwrap_or_else(|e| panic!("{e}"))
     });
     let model = model.valid();
-    let ((mean, sd), pred) = timed(|| mixture(model.predict(toy.xt.clone()).unwrap_or_else(|e| panic!("{e}"))));
-    Run { steps: history.steps * MEMBERS, train, pred, mean, sd }
+    let ((mean, sd), pred, pred_warm) =
+        twice(|| mixture(model.predict(toy.xt.clone()).unwrap_or_else(|e| panic!("{e}"))));
+    Run { steps: history.steps * MEMBERS, train, pred, pred_warm, mean, sd }
 }
 
 fn ensemble_separate(toy: &Toy, epochs: usize, device: &Device) -> Run {
@@ -420,11 +438,11 @@ fn ensemble_separate(toy: &Toy, epochs: usize, device: &Device) -> Run {
     });
     let steps = histories.iter().map(|h| h.steps).sum();
     let members = members.valid();
-    let ((mean, sd), pred) = timed(|| {
+    let ((mean, sd), pred, pred_warm) = twice(|| {
         let xt = toy.xt.clone().unsqueeze::<3>();
         mixture(members.predict_with(|m| m.forward(xt.clone())).unwrap_or_else(|e| panic!("{e}")))
     });
-    Run { steps, train, pred, mean, sd }
+    Run { steps, train, pred, pred_warm, mean, sd }
 }
 
 fn main() {
@@ -458,7 +476,7 @@ fn main() {
         }
         let n_out = N_TEST as f64 - n_in;
         println!(
-            "{{\"bench\":\"{name}\",\"threads\":{},\"seed\":{},\"n\":{N},\"epochs\":{},\"batch\":{BATCH},\"steps\":{},\"train_s\":{:.5},\"train_cpu_s\":{:.2},\"steps_per_s\":{:.3},\"pred_T\":{T_PRED},\"pred_points\":{N_TEST},\"pred_s\":{:.5},\"pred_cpu_s\":{:.2},\"rmse_in\":{:.5},\"sd_in\":{:.5},\"sd_out\":{:.5}}}",
+            "{{\"bench\":\"{name}\",\"threads\":{},\"seed\":{},\"n\":{N},\"epochs\":{},\"batch\":{BATCH},\"steps\":{},\"train_s\":{:.5},\"train_cpu_s\":{:.2},\"steps_per_s\":{:.3},\"pred_T\":{T_PRED},\"pred_points\":{N_TEST},\"pred_s\":{:.5},\"pred_cpu_s\":{:.2},\"pred_warm_s\":{:.5},\"rmse_in\":{:.5},\"sd_in\":{:.5},\"sd_out\":{:.5}}}",
             args.threads,
             args.seed,
             args.epochs,
@@ -468,6 +486,7 @@ fn main() {
             run.steps as f64 / run.train.wall,
             run.pred.wall,
             run.pred.cpu,
+            run.pred_warm.wall,
             (se / n_in).sqrt(),
             sd_in / n_in,
             sd_out / n_out,
