@@ -39,7 +39,8 @@ for line in open(sys.argv[1]):
     line = line.strip()
     if line.startswith("{"):
         r = json.loads(line)
-        runs[r["bench"]].append(r)
+        # bayesian-torch with its own (averaged) KL is a separate variant, as in summarise_peers.py
+        runs[r["bench"] + ("_kl_library" if r.get("kl") == "library" else "")].append(r)
 print("| method | seeds | rmse_in | sd_in | sd_out |")
 print("| --- | --- | --- | --- | --- |")
 for name, rs in runs.items():
