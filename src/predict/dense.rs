@@ -8,11 +8,16 @@
 //!
 //! On the CPU backends (`flex`, `ndarray`, without autodiff) a [`DenseStack`] instead copies the
 //! weight samples to the host once and runs every sample through the whole network a tile of rows
-//! at a time: each layer's activations (a tile of at most 64 K values) stay in the core's cache
-//! between layers, the matmul is SGEMM (the `gemm` crate, as in [`fused::linear`]), and the bias,
-//! activation and dropout mask are one pass over the tile while it is in cache. Layers with a
-//! small input (as the first layer of a 1-D regression) or output width skip SGEMM for a direct
-//! loop. With more than one rayon thread the samples are split between the threads.
+//! at a time. Each layer's activations (a tile of at most 32 K values, held column-major) stay in
+//! the core's cache for the next layer. The wide layers run an AVX-512 kernel that keeps a block
+//! of 48 rows by 8 outputs in registers over the whole inner product and applies the bias and
+//! ReLU before its single store (on CPUs without AVX-512, SGEMM from the `gemm` crate, as in
+//! [`fused::linear`], then one pass for the bias and activation); layers with a small input (the
+//! first layer of a 1-D regression) or output width run a direct loop; the dropout mask is drawn
+//! in one pass over the tile while it is in cache. [`regression`](DenseStack::regression)
+//! accumulates each output's mean and variance over the samples in f64 as they are computed, so
+//! the `[T, N, d_out]` samples are never held. With more than one rayon thread the samples are
+//! split between the threads.
 //!
 //! On any other device (CUDA, or an autodiff device) the same function is computed with
 //! [`fused::linear`] and the dropout mask operation over the whole `[T, N, width]` tensors.
