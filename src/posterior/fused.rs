@@ -174,8 +174,6 @@ mod kernels {
     use burn::tensor::{Device, Shape};
 
     use super::SIGMA_RHO_MAX;
-    #[cfg(feature = "flex")]
-    use crate::posterior::vmath;
 
     /// Whether `device` is one the extension is implemented for.
     pub(super) fn available(device: &Device) -> bool {
@@ -264,7 +262,7 @@ mod kernels {
         ) -> FloatTensor<Self> {
             let out = match (flex::slice(&mu), flex::slice(&rho), flex::slice(&eps)) {
                 (Some(m), Some(r), Some(e)) if m.len() == r.len() && flex::samples_of(e, r) => {
-                    Some(flex::rsample(Some(m), r, e))
+                    Some(bayesburn_kernels::gaussian::rsample(Some(m), r, e, RHO_MAX))
                 }
                 _ => None,
             };
@@ -276,7 +274,9 @@ mod kernels {
 
         fn gaussian_scaled_noise(rho: FloatTensor<Self>, eps: FloatTensor<Self>) -> FloatTensor<Self> {
             let out = match (flex::slice(&rho), flex::slice(&eps)) {
-                (Some(r), Some(e)) if flex::samples_of(e, r) => Some(flex::rsample(None, r, e)),
+                (Some(r), Some(e)) if flex::samples_of(e, r) => {
+                    Some(bayesburn_kernels::gaussian::rsample(None, r, e, RHO_MAX))
+                }
                 _ => None,
             };
             match out {
@@ -287,7 +287,7 @@ mod kernels {
 
         fn gaussian_dsigma(rho: FloatTensor<Self>) -> FloatTensor<Self> {
             match flex::slice(&rho) {
-                Some(r) => flex::tensor(flex::sigmoid(r), rho.shape()),
+                Some(r) => flex::tensor(bayesburn_kernels::gaussian::sigmoid(r), rho.shape()),
                 None => <Self as burn::backend::ops::ActivationOps<Self>>::sigmoid(rho),
             }
         }
@@ -296,7 +296,7 @@ mod kernels {
             let c = inv_var as f32;
             match flex::slice(&rho) {
                 Some(r) => {
-                    let d = flex::kl_drho(r, c);
+                    let d = bayesburn_kernels::gaussian::kl_drho(r, c, RHO_MAX);
                     flex::tensor(d, rho.shape())
                 }
                 None => kl_drho_composed::<Self>(rho, inv_var),
@@ -308,7 +308,7 @@ mod kernels {
                 (Some(m), Some(r)) if m.len() == r.len() => {
                     // f32 terms, summed in f64 in blocks of 64.
                     let (c, loc32) = ((0.5 / (scale * scale)) as f32, loc as f32);
-                    let sum = flex::kl_terms_sum(m, r, loc32, c);
+                    let sum = bayesburn_kernels::gaussian::kl_terms_sum(m, r, loc32, c, RHO_MAX);
                     let kl = sum + r.len() as f64 * (scale.ln() - 0.5);
                     flex::tensor(vec![kl as f32], Shape::from(vec![1]))
                 }
@@ -360,8 +360,6 @@ mod kernels {
         use burn::backend::flex::FlexTensor;
         use burn::tensor::{DType, Shape, TensorData};
 
-        use super::{vmath, RHO_MAX};
-
         /// The values of a contiguous f32 tensor, else `None` (and the composed path).
         pub(super) fn slice(t: &FlexTensor) -> Option<&[f32]> {
             if t.dtype() != DType::F32 || !t.is_contiguous() {
@@ -374,90 +372,6 @@ mod kernels {
         /// Whether `eps` is whole samples of a parameter shaped like `param`.
         pub(super) fn samples_of(eps: &[f32], param: &[f32]) -> bool {
             !param.is_empty() && eps.len() % param.len() == 0
-        }
-
-        /// Defines `fn $name` that runs its body compiled for AVX-512 when the CPU has it (the
-        /// loops then vectorise 16 wide; elsewhere they use the baseline's vectors).
-        macro_rules! multiversion {
-            ($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) -> $r:ty $body:block) => {
-                $(#[$m])*
-                pub(super) fn $name($($a: $t),*) -> $r {
-                    #[inline(always)]
-                    fn imp($($a: $t),*) -> $r $body
-                    #[cfg(target_arch = "x86_64")]
-                    if std::arch::is_x86_feature_detected!("avx512f") {
-                        #[target_feature(enable = "avx512f")]
-                        unsafe fn avx512($($a: $t),*) -> $r {
-                            imp($($a),*)
-                        }
-                        // SAFETY: the CPU has the feature the function is compiled for.
-                        return unsafe { avx512($($a),*) };
-                    }
-                    imp($($a),*)
-                }
-            };
-        }
-
-        multiversion! {
-            /// `mu + softplus(rho) * eps` (`mu` 0 when `None`) for `eps` of whole samples.
-            fn rsample(mu: Option<&[f32]>, rho: &[f32], eps: &[f32]) -> Vec<f32> {
-                let mut sigma = vec![0.0f32; rho.len()];
-                for (s, &r) in sigma.iter_mut().zip(rho) {
-                    *s = vmath::softplus(r, RHO_MAX);
-                }
-                let mut out = eps.to_vec();
-                for chunk in out.chunks_exact_mut(rho.len()) {
-                    match mu {
-                        Some(mu) => {
-                            for ((o, &m), &s) in chunk.iter_mut().zip(mu).zip(&sigma) {
-                                *o = m + s * *o;
-                            }
-                        }
-                        None => {
-                            for (o, &s) in chunk.iter_mut().zip(&sigma) {
-                                *o *= s;
-                            }
-                        }
-                    }
-                }
-                out
-            }
-        }
-
-        multiversion! {
-            /// `sigmoid(rho)`.
-            fn sigmoid(rho: &[f32]) -> Vec<f32> {
-                let mut out = vec![0.0f32; rho.len()];
-                for (o, &r) in out.iter_mut().zip(rho) {
-                    *o = vmath::sigmoid(r);
-                }
-                out
-            }
-        }
-
-        multiversion! {
-            /// `(sigma c - 1 / sigma) sigmoid(rho)` with `sigma = softplus(rho)`.
-            fn kl_drho(rho: &[f32], c: f32) -> Vec<f32> {
-                let mut out = vec![0.0f32; rho.len()];
-                for (o, &r) in out.iter_mut().zip(rho) {
-                    let sigma = vmath::softplus(r, RHO_MAX);
-                    *o = (sigma * c - 1.0 / sigma) * vmath::sigmoid(r);
-                }
-                out
-            }
-        }
-
-        multiversion! {
-            /// `sum[(sigma^2 + (mu - loc)^2) c - ln sigma]`: f32 terms, summed in f64 in blocks of 64.
-            fn kl_terms_sum(mu: &[f32], rho: &[f32], loc: f32, c: f32) -> f64 {
-                let mut terms = vec![0.0f32; rho.len()];
-                for ((t, &m), &r) in terms.iter_mut().zip(mu).zip(rho) {
-                    let sigma = vmath::softplus(r, RHO_MAX);
-                    let d = m - loc;
-                    *t = (sigma * sigma + d * d) * c - vmath::ln(sigma);
-                }
-                terms.chunks(64).map(|b| f64::from(b.iter().sum::<f32>())).sum()
-            }
         }
 
         /// A new tensor of `values`.

@@ -9,8 +9,6 @@
 pub mod fused;
 mod init;
 mod prior;
-#[cfg(feature = "flex")]
-mod vmath;
 
 pub use init::{moped, MuInit, PosteriorInit};
 pub use prior::Prior;

@@ -1,10 +1,12 @@
 //! f32 `exp`, `ln` and `ln_1p` written without branches or calls, so that loops over slices
 //! vectorise: Cephes' range reductions and minimax polynomials (S. L. Moshier, *Methods and
 //! Programs for Mathematical Functions*, 1989; `expf.c`, `logf.c`), within a few ulp of the
-//! correctly rounded result. The flex kernels of [`fused`](super::fused) use them for the softplus
-//! `sigma` of every Gaussian weight, its log and its derivative, where glibc's scalar `expf` /
-//! `log1pf` calls were a fifth of a Flipout training step. `tests/fused.rs` checks the kernels,
-//! and the unit tests below the functions, against f64.
+//! correctly rounded result. bayesburn's flex kernels (`posterior::fused`) use them, through
+//! [`gaussian`](crate::gaussian), for the softplus `sigma` of every Gaussian weight, its log and
+//! its derivative, where glibc's scalar `expf` / `log1pf` calls were a fifth of a Flipout
+//! training step. The unit tests below check them against f64; bayesburn's `tests/fused.rs`
+//! checks the kernels. Integer steps wrap explicitly, so overflow checks (dev builds) do not
+//! stop the loops from vectorising.
 
 /// `c[0] x^(k-1) + ... + c[k-1]` by Horner's rule (unrolled: `c` is a constant).
 #[inline(always)]
@@ -15,7 +17,7 @@ fn horner(x: f32, c: &[f32]) -> f32 {
 /// `e^x`; 0 from -104 down (where `e^x` is under half the smallest denormal), `e^88` above 88
 /// (the callers clamp their arguments far below that), NaN for NaN.
 #[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
+pub fn exp(x: f32) -> f32 {
     // Cody-Waite split of ln 2: C1 has 9 significant bits, so n * C1 is exact.
     const C1: f32 = 0.693_359_375;
     const C2: f32 = -2.121_944_4e-4;
@@ -30,23 +32,23 @@ pub(crate) fn exp(x: f32) -> f32 {
     // are scaled exactly; NaN casts to 0 and stays NaN through `er`.
     let n = n as i32;
     let half = n >> 1;
-    let a = f32::from_bits(((half + 127) as u32) << 23);
-    let b = f32::from_bits(((n - half + 127) as u32) << 23);
+    let a = f32::from_bits((half.wrapping_add(127) as u32) << 23);
+    let b = f32::from_bits((n.wrapping_sub(half).wrapping_add(127) as u32) << 23);
     er * a * b
 }
 
 /// `ln(u)`: `-inf` at 0, NaN below 0 and for NaN, `inf` at `inf`; denormals included.
 #[inline(always)]
-pub(crate) fn ln(u: f32) -> f32 {
+pub fn ln(u: f32) -> f32 {
     let tiny = u < f32::MIN_POSITIVE;
     let v = if tiny { u * 8_388_608.0 } else { u }; // 2^23
     let bits = v.to_bits();
-    let mut e = ((bits >> 23) & 0xff) as i32 - 127 - if tiny { 23 } else { 0 };
+    let mut e = (((bits >> 23) & 0xff) as i32).wrapping_sub(if tiny { 150 } else { 127 });
     // v = m 2^e with m in [sqrt(1/2), sqrt(2)).
     let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
     let big = m > std::f32::consts::SQRT_2;
     let m = if big { m * 0.5 } else { m };
-    e += big as i32;
+    e = e.wrapping_add(big as i32);
     let f = m - 1.0;
     let z = f * f;
     let p = horner(
@@ -80,7 +82,7 @@ pub(crate) fn ln(u: f32) -> f32 {
 /// `ln(1 + y)` for `y > -1`, accurate for small `y`: `ln(u) + (y - (u - 1)) / u` with
 /// `u = 1 + y` rounded, the second term the first-order correction for that rounding.
 #[inline(always)]
-pub(crate) fn ln_1p(y: f32) -> f32 {
+pub fn ln_1p(y: f32) -> f32 {
     let u = 1.0 + y;
     let r = ln(u) + (y - (u - 1.0)) / u;
     // |y| below half an ulp of 1: ln(1 + y) = y to f32 precision. inf: inf. -1: -inf.
@@ -95,13 +97,13 @@ pub(crate) fn ln_1p(y: f32) -> f32 {
 
 /// `softplus(rho) = ln(1 + e^min(rho, max))`, the `sigma` of a Gaussian weight.
 #[inline(always)]
-pub(crate) fn softplus(rho: f32, max: f32) -> f32 {
+pub fn softplus(rho: f32, max: f32) -> f32 {
     ln_1p(exp(rho.min(max)))
 }
 
 /// `1 / (1 + e^-rho)`, the derivative of the softplus.
 #[inline(always)]
-pub(crate) fn sigmoid(rho: f32) -> f32 {
+pub fn sigmoid(rho: f32) -> f32 {
     1.0 / (1.0 + exp(-rho))
 }
 
