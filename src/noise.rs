@@ -179,6 +179,14 @@ pub(crate) fn mask_threshold(keep: f64) -> u64 {
     (keep.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64
 }
 
+/// The keep threshold ([`mask_threshold`]) and inverted-dropout scale `1 / keep` (in f32) of
+/// drop probability `p`: what `McDropout` and `predict::DenseStack` both apply, so that they
+/// draw the same masks.
+pub(crate) fn dropout_params(p: f64) -> (u64, f32) {
+    let keep = 1.0 - p;
+    (mask_threshold(keep), 1.0f32 / keep as f32)
+}
+
 /// The values `0..n` of a dropout mask (`value` where kept, else 0) from the counter-based
 /// stream of `seed`: word `j` is SplitMix64's output function (Steele, Lea & Flood 2014; the
 /// generator that seeds xoshiro) applied to `seed + (j + 1) * 0x9E3779B97F4A7C15`, exactly the

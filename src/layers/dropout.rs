@@ -90,12 +90,11 @@ impl McDropout {
         if self.mode == Mode::Mean || self.p == 0.0 {
             return x;
         }
-        let keep = 1.0 - self.p;
         // Inverted dropout: scaling the kept units by 1/keep keeps E[output] = input, so the
         // mean network (Mode::Mean) needs no rescaling.
         // `1 / keep` in f32, as `bernoulli(..).div_scalar(keep)` computed it.
-        let scale = 1.0f32 / keep as f32;
-        fused::dropout(x, noise::next_seed(), noise::mask_threshold(keep), scale)
+        let (threshold, scale) = noise::dropout_params(self.p);
+        fused::dropout(x, noise::next_seed(), threshold, scale)
     }
 }
 

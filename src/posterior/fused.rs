@@ -260,28 +260,20 @@ mod kernels {
             rho: FloatTensor<Self>,
             eps: FloatTensor<Self>,
         ) -> FloatTensor<Self> {
-            let out = match (flex::slice(&mu), flex::slice(&rho), flex::slice(&eps)) {
+            match (flex::slice(&mu), flex::slice(&rho), flex::slice(&eps)) {
                 (Some(m), Some(r), Some(e)) if m.len() == r.len() && flex::samples_of(e, r) => {
-                    Some(bayesburn_kernels::gaussian::rsample(Some(m), r, e, RHO_MAX))
+                    flex::tensor(bayesburn_kernels::gaussian::rsample(Some(m), r, e, RHO_MAX), eps.shape())
                 }
-                _ => None,
-            };
-            match out {
-                Some(out) => flex::tensor(out, eps.shape()),
-                None => rsample_composed::<Self>(mu, rho, eps),
+                _ => rsample_composed::<Self>(mu, rho, eps),
             }
         }
 
         fn gaussian_scaled_noise(rho: FloatTensor<Self>, eps: FloatTensor<Self>) -> FloatTensor<Self> {
-            let out = match (flex::slice(&rho), flex::slice(&eps)) {
+            match (flex::slice(&rho), flex::slice(&eps)) {
                 (Some(r), Some(e)) if flex::samples_of(e, r) => {
-                    Some(bayesburn_kernels::gaussian::rsample(None, r, e, RHO_MAX))
+                    flex::tensor(bayesburn_kernels::gaussian::rsample(None, r, e, RHO_MAX), eps.shape())
                 }
-                _ => None,
-            };
-            match out {
-                Some(out) => flex::tensor(out, eps.shape()),
-                None => scaled_noise_composed::<Self>(rho, eps),
+                _ => scaled_noise_composed::<Self>(rho, eps),
             }
         }
 
@@ -295,10 +287,7 @@ mod kernels {
         fn gaussian_kl_drho(rho: FloatTensor<Self>, inv_var: f64) -> FloatTensor<Self> {
             let c = inv_var as f32;
             match flex::slice(&rho) {
-                Some(r) => {
-                    let d = bayesburn_kernels::gaussian::kl_drho(r, c, RHO_MAX);
-                    flex::tensor(d, rho.shape())
-                }
+                Some(r) => flex::tensor(bayesburn_kernels::gaussian::kl_drho(r, c, RHO_MAX), rho.shape()),
                 None => kl_drho_composed::<Self>(rho, inv_var),
             }
         }

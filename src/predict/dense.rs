@@ -311,7 +311,7 @@ impl DenseStack {
         for (layer, &seed) in self.layers.iter().zip(seeds) {
             h = fused::linear(h, layer.weights.clone(), layer.bias.clone(), layer.activation == Activation::Relu);
             if layer.dropout > 0.0 {
-                let (threshold, scale) = keep_threshold_scale(layer.dropout);
+                let (threshold, scale) = noise::dropout_params(layer.dropout);
                 h = fused::dropout(h, seed, threshold, scale);
             }
         }
@@ -334,7 +334,7 @@ impl DenseStack {
                 None => (vec![0.0; o], true),
             };
             let dropout = (layer.dropout > 0.0).then(|| {
-                let (threshold, scale) = keep_threshold_scale(layer.dropout);
+                let (threshold, scale) = noise::dropout_params(layer.dropout);
                 (seed, threshold, scale)
             });
             layers.push(HostLayer {
@@ -350,12 +350,6 @@ impl DenseStack {
         }
         Ok(HostStack { x, n, d_in, layers, device })
     }
-}
-
-/// `round(keep * 2^32)` and `1 / keep` (in f32, as `McDropout`) for drop probability `p`.
-fn keep_threshold_scale(p: f64) -> (u64, f32) {
-    let keep = 1.0 - p;
-    (noise::mask_threshold(keep), 1.0f32 / keep as f32)
 }
 
 /// Widths up to this take the direct loops instead of SGEMM.
