@@ -1,14 +1,14 @@
-"""Eight schools (non-centered) in NumPyro: the reference for tests/mcmc.rs and the ESS/s peer
+"""Eight schools (non-centered) in NumPyro: the reference for tests/it/mcmc.rs and the ESS/s peer
 of examples/eight_schools.rs.
 
     python bench/eight_schools_numpyro.py --reference   # 4 x 50 000 draws: posterior means + MCSE
     python bench/eight_schools_numpyro.py --bench       # 4 x 1 000 draws, 1 000 warmup, timed twice
 
-Both print one JSON line. tests/mcmc.rs pools three `--reference` runs (seeds 0, 1, 2). Thread pinning is the peers' (`../shared/bench/peers/common.py`:
+Both print one JSON line. tests/it/mcmc.rs pools three `--reference` runs (seeds 0, 1, 2). Thread pinning is the peers' (`../shared/bench/peers/common.py`:
 `--threads 1` pins the process to one CPU and sets XLA to one intra-op thread); chains run one
 after the other (`chain_method="sequential"`), as NumPyro does on a single CPU device.
 
-The model is the one tests/mcmc.rs writes by hand:
+The model is the one tests/it/mcmc.rs writes by hand:
 mu ~ N(0, 5), tau ~ HalfCauchy(5), theta_tilde_j ~ N(0, 1), theta_j = mu + tau * theta_tilde_j,
 y_j ~ N(theta_j, sigma_j); NumPyro samples tau on log scale (exp transform, Jacobian included).
 

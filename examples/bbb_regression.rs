@@ -95,7 +95,7 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
-    let device = bayesburn::device::from_name(&args.device).unwrap_or_else(|e| panic!("{e}"));
+    let device = bayesburn_fixtures::cli::from_name(&args.device).unwrap_or_else(|e| panic!("{e}"));
     noise::seed(args.seed);
     const N: usize = 1024;
     const T: usize = 100;

@@ -270,7 +270,7 @@ struct Report {
 
 fn main() -> bayesburn::Result<()> {
     let args = parse_args();
-    let device = bayesburn::device::from_name(&args.device)?;
+    let device = bayesburn_fixtures::cli::from_name(&args.device)?;
     noise::seed(args.seed);
     device.seed(args.seed); // burn's own initialisers (the hidden Linear layers)
     let started = Instant::now();

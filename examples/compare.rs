@@ -322,7 +322,7 @@ fn seed_method(seed: u64, k: u64, device: &Device) {
 
 fn main() -> bayesburn::Result<()> {
     let args = parse_args();
-    let device = bayesburn::device::from_name(&args.device)?;
+    let device = bayesburn_fixtures::cli::from_name(&args.device)?;
     noise::seed(args.seed);
     device.seed(args.seed); // burn's own initialisers (the deterministic Linear layers)
     let started = Instant::now();

@@ -583,7 +583,7 @@ fn save_grid(name: &str, test: &ImageSet, summary: &ClassificationSummary, path:
 
 fn main() -> bayesburn::Result<()> {
     let args = parse_args();
-    let device = bayesburn::device::from_name(&args.device)?;
+    let device = bayesburn_fixtures::cli::from_name(&args.device)?;
     noise::seed(args.seed);
     device.seed(args.seed); // burn's own initialisers (the dropout net's Conv2d and Linear)
 

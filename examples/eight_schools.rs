@@ -1,14 +1,14 @@
 //! Eight schools with NUTS: the centered and the non-centered parameterization side by side.
 //!
-//! What it shows: the model written as `#[model]` functions (`examples/ppl_models/eight_schools.rs`,
-//! with a user-defined HalfCauchy), sampled by `ppl::mcmc` through `ModelPotential` (4 chains
+//! What it shows: the model written as `#[model]` functions (`fixtures/src/eight_schools/model.rs`,
+//! with a user-defined HalfCauchy), sampled by `infer::mcmc` through `ModelPotential` (4 chains
 //! of 1 000 draws after 1 000 warmup, Stan's adaptation); reading the diagnostics
 //! (divergences, R-hat, bulk ESS); and why reparameterizing matters: the centered model's
 //! funnel between `tau` and `theta` gives divergences and a poorly mixed `tau`; the
 //! non-centered one samples cleanly. The last column is NUTS effective samples per second (the
 //! smallest bulk ESS over mu, tau and the eight school-level parameters, over the wall time of
 //! the run, warmup included). The same non-centered posterior through the hand-written
-//! potential (`ppl::mcmc::targets::EightSchools`, analytic gradient) is run too, for its ESS/s,
+//! potential (`bayesburn_fixtures::eight_schools::EightSchools`, analytic gradient) is run too, for its ESS/s,
 //! and the cost of one gradient of each is timed: the `#[model]` potential re-runs the model
 //! and burn's autodiff for every leapfrog step.
 //!
@@ -25,21 +25,21 @@
 //! Flags: `--json` (one JSON line last, for the non-centered model), `--seed N`, `--parallel`,
 //! `--hand`.
 
-#[path = "ppl_models/eight_schools.rs"]
-mod eight_schools;
-
-use bayesburn::ppl::mcmc::diagnostics::summary;
-use bayesburn::ppl::mcmc::targets::{EightSchools, EIGHT_SCHOOLS_SIGMA, EIGHT_SCHOOLS_Y};
-use bayesburn::ppl::mcmc::{ChainMethod, Mcmc, McmcResult, NutsConfig};
-use bayesburn::ppl::{Ctx, ModelPotential, Potential};
+use bayesburn::infer::mcmc::diagnostics::summary;
+use bayesburn::infer::mcmc::{ChainMethod, Mcmc, McmcResult, NutsConfig};
+use bayesburn::{
+    infer::{ModelPotential, Potential},
+    ppl::Ctx,
+};
+use bayesburn_fixtures::eight_schools::{self, EightSchools, EIGHT_SCHOOLS_SIGMA, EIGHT_SCHOOLS_Y};
 use burn::prelude::*;
 use burn::tensor::{FloatDType, TensorData};
 use std::time::Instant;
 
-/// NumPyro's posterior means (three runs of 4 x 50 000 draws, pooled; see `tests/mcmc.rs`).
+/// NumPyro's posterior means (three runs of 4 x 50 000 draws, pooled; see `tests/it/mcmc.rs`).
 const NUMPYRO_MU: f64 = 4.39514;
 const NUMPYRO_TAU: f64 = 3.59378;
-/// The exact posterior means (2-D quadrature after integrating theta out; `tests/mcmc.rs`).
+/// The exact posterior means (2-D quadrature after integrating theta out; `tests/it/mcmc.rs`).
 const EXACT_MU: f64 = 4.39682;
 const EXACT_TAU: f64 = 3.59771;
 

@@ -25,12 +25,15 @@
 //! machine, some runs of the same binary took over 2 minutes (one gradient of the potential
 //! timed at 700 ms instead of ~2 ms).
 
-use bayesburn::dist::Normal;
+use bayesburn::distributions::Normal;
+use bayesburn::infer::mcmc::{Mcmc, NutsConfig};
 use bayesburn::noise;
 use bayesburn::posterior::Prior;
-use bayesburn::ppl::mcmc::{Mcmc, NutsConfig};
-use bayesburn::ppl::{AutoNormal, Ctx, ModelPotential, Predictive, Svi, TraceMeanFieldElbo, Values};
 use bayesburn::prelude::*;
+use bayesburn::{
+    infer::{AutoNormal, ModelPotential, Predictive, Svi, TraceMeanFieldElbo},
+    ppl::{Ctx, Values},
+};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::AdamConfig;
 use burn::prelude::*;

@@ -10,7 +10,7 @@
 //! the exact ones, not the mean-field ones.
 //!
 //! Data: d = 5 correlated features, N = 40, known noise sd 1, prior N(0, 1) on each weight
-//! (the model, data and exact posterior are in `tests/ppl_common/regression.rs`, shared with
+//! (the model, data and exact posterior are in `tests/f64/support/regression.rs`, shared with
 //! the tests). SVI: 1500 Adam steps at lr 0.03, then 2000 at lr 0.003 whose iterates are
 //! averaged (Polyak–Ruppert) to get under the Monte-Carlo noise floor; 4 particles per step.
 //! Runs in f64 (the flex device configured before any tensor exists).
@@ -18,18 +18,16 @@
 //! Takes about 20 s on 2 cores (`cargo run --example ppl_regression`); `--json` prints one
 //! JSON line last.
 
-#[path = "../tests/ppl_common/regression.rs"]
-mod regression;
-
+use bayesburn::infer::mcmc::{Mcmc, NutsConfig};
 use bayesburn::noise;
-use bayesburn::ppl::mcmc::{Mcmc, NutsConfig};
-use bayesburn::ppl::{
-    AutoMultivariateNormal, AutoNormal, Ctx, ModelPotential, Potential, Svi, TraceElbo, TraceMeanFieldElbo,
+use bayesburn::{
+    infer::{AutoMultivariateNormal, AutoNormal, ModelPotential, Potential, Svi, TraceElbo, TraceMeanFieldElbo},
+    ppl::Ctx,
 };
+use bayesburn_fixtures::regression::{self, exact, nuts_errors, nuts_summaries, regression, D, N};
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::tensor::{FloatDType, TensorData};
-use regression::{exact, nuts_errors, nuts_summaries, regression, D, N};
 
 const PHASE1: usize = 1500;
 const PHASE2: usize = 2000;
@@ -41,8 +39,8 @@ fn host<const R: usize>(t: Tensor<R>) -> Vec<f64> {
 /// Runs SVI and returns the Polyak average of `read(guide)` over the second phase.
 fn fit<G, E>(mut svi: Svi<impl bayesburn::ppl::Model, G, E>, read: impl Fn(&G) -> Vec<f64>) -> Vec<f64>
 where
-    G: bayesburn::ppl::Guide,
-    E: bayesburn::ppl::ElboObjective,
+    G: bayesburn::infer::Guide,
+    E: bayesburn::infer::ElboObjective,
 {
     for _ in 0..PHASE1 {
         svi.step(0.03).expect("finite ELBO");

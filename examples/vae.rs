@@ -209,7 +209,7 @@ fn train<V: Vae + Module>(
 
 fn main() -> bayesburn::Result<()> {
     let args = parse_args();
-    let device = bayesburn::device::from_name(&args.device)?;
+    let device = bayesburn_fixtures::cli::from_name(&args.device)?;
     noise::seed(args.seed);
     device.seed(args.seed);
 

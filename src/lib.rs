@@ -4,25 +4,36 @@
 //! distributions, trained with a correctly scaled ELBO, with predictions that say how sure
 //! they are.
 //!
-//! - [`data`]: benchmark datasets from files (the UCI regression splits).
-//! - [`dist`]: distributions over tensors (`sample`, `rsample`, `log_prob`, `kl`).
-//! - [`posterior`]: mean-field Normal weights, priors, initialisation (incl. MOPED).
+//! Where things are (one concept per folder):
+//!
+//! - [`distributions`]: distributions over tensors (`sample`, `rsample`, `log_prob`, `kl`),
+//!   their supports ([`distributions::Constraint`]) and what a `sample!` site needs of them.
+//! - [`posterior`]: priors and the mean-field Normal family of the weights, initialisation
+//!   (incl. MOPED).
 //! - [`layers`]: `BayesLinear` (reparameterization, Flipout, local reparameterization),
-//!   `BayesConv2d`, `McDropout`.
+//!   `BayesConv2d`, `McDropout`, the Gaussian and classification heads.
 //! - [`Bayesian`] and `#[derive(Bayesian)]`: KL, modes and posterior statistics of a network.
-//! - [`objective`]: the ELBO (dataset-size aware) and KL schedules.
-//! - [`predict`]: predictive summaries over the sample axis (aleatoric / epistemic split).
+//! - [`objective`]: the ELBO (dataset-size aware), KL schedules, heteroscedastic losses,
+//!   adversarial examples.
+//! - [`ops`]: fused operations (one autodiff node or one host kernel) behind the layers and
+//!   prediction.
+//! - [`predict`]: predictive summaries over the sample axis (aleatoric / epistemic split) and the
+//!   fused MLP predictive.
 //! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS, AUROC, refusing to predict.
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
-//! - [`noise`]: reproducible, per-thread seeded randomness.
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard; exact resume.
 //! - [`checkpoint`]: save and load a model's whole posterior, optimizer and training state.
 //! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
 //!   stalled loss), each once, with the fix.
-//! - [`data`]: data readers: UCI split folders, images (MNIST IDX, CSV, gzip), splits, shifts, noise images.
-//! - [`ppl`]: probabilistic programming: `#[model]` with sample/observe/param/plate, handlers,
-//!   guides (AutoNormal, AutoMultivariateNormal, AutoDelta), SVI, Predictive, NUTS ([`ppl::mcmc`]).
+//! - [`noise`]: reproducible, per-thread seeded randomness.
+//! - [`data`]: data readers: UCI split folders, images (MNIST IDX, CSV, gzip), splits, shifts,
+//!   noise images, the toy regression.
+//! - [`ppl`]: probabilistic programming, the model runtime: `#[model]` with
+//!   sample/observe/param/plate, traces, effect handlers.
+//! - [`infer`]: inference on models: guides (AutoNormal, AutoMultivariateNormal, AutoDelta),
+//!   SVI and its ELBOs, `Predictive`, NUTS ([`infer::mcmc`]).
 //! - [`vae`]: variational autoencoders (Gaussian encoder, Bernoulli/Gaussian decoders, ELBO, IWAE).
+//! - `plot` (feature `plot`): confidence bands, reliability diagrams, heat maps, image grids.
 //!
 //! ## Feature flags
 //! - `flex` (default): burn's pure-Rust CPU backend, `Device::flex()`.
@@ -34,15 +45,16 @@
 pub mod bayesian;
 pub mod checkpoint;
 pub mod data;
-pub mod device;
-pub mod dist;
+pub mod distributions;
 pub mod ensemble;
 pub mod error;
 pub mod health;
+pub mod infer;
 pub mod layers;
 pub mod metrics;
 pub mod noise;
 pub mod objective;
+pub mod ops;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod posterior;
@@ -70,8 +82,11 @@ pub mod prelude {
     pub use crate::noise;
     pub use crate::objective::{Elbo, ElboTerms, KlSchedule};
     pub use crate::posterior::{MuInit, PosteriorInit, Prior};
-    pub use crate::ppl::{model, Constraint, Ctx, Plate};
     pub use crate::{call, observe, param, plate, random_module, sample};
+    pub use crate::{
+        distributions::Constraint,
+        ppl::{model, Ctx, Plate},
+    };
     pub use bayesburn_macros::Bayesian;
 }
 

@@ -2,10 +2,11 @@
 //! (with its batched grid), the deep ensemble and Bayes-by-backprop, and the networks they train.
 
 use bayesburn::data::uci::{Split, Standardizer, UciDataset};
-use bayesburn::ensemble::{fgsm, fgsm_epsilon, Ensemble};
+use bayesburn::ensemble::Ensemble;
 use bayesburn::layers::{
     BayesLinear, BayesLinearConfig, Estimator, GaussianHead, GaussianHeadConfig, McDropout, McDropoutConfig,
 };
+use bayesburn::objective::{fgsm, fgsm_epsilon};
 use bayesburn::objective::{Elbo, ElboTerms, GaussianNllLossConfig};
 use bayesburn::posterior::Prior;
 use bayesburn::train::{fit, FitConfig};

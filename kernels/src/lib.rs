@@ -5,7 +5,7 @@
 //! A separate crate so that these loops are compiled optimised even in dev builds (bayesburn's
 //! own crate builds at `opt-level = 1` there, which does not vectorise); see the workspace
 //! `Cargo.toml`. Every loop runs compiled for AVX-512 when the CPU has it. Within a few ulp of
-//! the exact values ([`vmath`]); bayesburn's `tests/fused.rs` checks the kernels against f64
+//! the exact values ([`vmath`]); bayesburn's `tests/it/fused.rs` checks the kernels against f64
 //! closed forms.
 
 pub mod vmath;

@@ -4,7 +4,7 @@
 //! correctly rounded result. bayesburn's flex kernels (`posterior::fused`) use them, through
 //! [`gaussian`](crate::gaussian), for the softplus `sigma` of every Gaussian weight, its log and
 //! its derivative, where glibc's scalar `expf` / `log1pf` calls were a fifth of a Flipout
-//! training step. The unit tests below check them against f64; bayesburn's `tests/fused.rs`
+//! training step. The unit tests below check them against f64; bayesburn's `tests/it/fused.rs`
 //! checks the kernels. Integer steps wrap explicitly, so overflow checks (dev builds) do not
 //! stop the loops from vectorising.
 

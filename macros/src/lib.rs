@@ -84,7 +84,7 @@ pub fn derive_bayesian(input: TokenStream) -> TokenStream {
 /// | `call!(other(args..))` | runs another `#[model]` function in the same context |
 ///
 /// ```ignore
-/// use bayesburn::dist::Normal;
+/// use bayesburn::distributions::Normal;
 /// use bayesburn::prelude::*;
 /// use burn::prelude::*;
 ///

@@ -73,7 +73,7 @@ impl Rewriter {
             },
             "param" => match self.args(mac)?.as_slice() {
                 [name, init] => Ok(syn::parse_quote_spanned!(span=>
-                    #ctx.param(#name, || #init, ::bayesburn::ppl::Constraint::Real)?)),
+                    #ctx.param(#name, || #init, ::bayesburn::distributions::Constraint::Real)?)),
                 [name, init, constraint] => {
                     Ok(syn::parse_quote_spanned!(span=> #ctx.param(#name, || #init, #constraint)?))
                 }

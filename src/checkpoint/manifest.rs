@@ -6,7 +6,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{LayerState, MANIFEST_FILE};
+use super::io::MANIFEST_FILE;
+use super::LayerState;
 use crate::error::{Error, Result};
 use crate::train::TrainState;
 

@@ -27,7 +27,8 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{fused, moped, sigma_of_rho, PosteriorInit, Prior};
+use crate::ops;
+use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesConv2dConfig";
 const LAYER: &str = "BayesConv2d";
@@ -290,10 +291,10 @@ impl BayesConv2d {
         let device = mu.device();
         let [c_out, c_in, kh, kw] = mu.dims();
         let eps = noise::normal([samples, c_out, c_in, kh, kw], &device);
-        let weights = fused::rsample(mu, self.weight_rho.val(), eps);
+        let weights = ops::rsample(mu, self.weight_rho.val(), eps);
         let bias = self.bias_mu.as_ref().zip(self.bias_rho.as_ref()).map(|(mu, rho)| {
             let eps = noise::normal([samples, c_out], &device);
-            fused::rsample(mu.val(), rho.val(), eps)
+            ops::rsample(mu.val(), rho.val(), eps)
         });
         (weights, bias)
     }
@@ -361,11 +362,9 @@ impl BayesConv2d {
                 // Wen et al. 2018, eq. 4, with the signs per example and channel (broadcast over
                 // the spatial axes, as in their convolutional experiments).
                 let delta_w =
-                    fused::scaled_noise(self.weight_rho.val(), noise::normal([s, c_out, c_in, kh, kw], &device));
-                let delta_b = self
-                    .bias_rho
-                    .as_ref()
-                    .map(|rho| fused::scaled_noise(rho.val(), noise::normal([s, c_out], &device)));
+                    ops::scaled_noise(self.weight_rho.val(), noise::normal([s, c_out, c_in, kh, kw], &device));
+                let delta_b =
+                    self.bias_rho.as_ref().map(|rho| ops::scaled_noise(rho.val(), noise::normal([s, c_out], &device)));
                 let sign_in = noise::rademacher([s, n, c_in, 1, 1], &device);
                 let sign_out = noise::rademacher([s, n, c_out, 1, 1], &device);
                 let mean = self.shared_conv(x.clone(), self.weight_mu.val(), self.bias_mu.as_ref().map(|b| b.val()));

@@ -19,7 +19,7 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{Error, Result};
 use crate::noise;
-use crate::posterior::fused;
+use crate::ops;
 
 /// Configuration of an [`McDropout`] layer.
 #[derive(Config, Debug)]
@@ -94,7 +94,7 @@ impl McDropout {
         // mean network (Mode::Mean) needs no rescaling.
         // `1 / keep` in f32, as `bernoulli(..).div_scalar(keep)` computed it.
         let (threshold, scale) = noise::dropout_params(self.p);
-        fused::dropout(x, noise::next_seed(), threshold, scale)
+        ops::dropout(x, noise::next_seed(), threshold, scale)
     }
 }
 

@@ -23,7 +23,8 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{fused, moped, sigma_of_rho, PosteriorInit, Prior};
+use crate::ops;
+use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesLinearConfig";
 const LAYER: &str = "BayesLinear";
@@ -241,10 +242,10 @@ impl BayesLinear {
         let device = mu.device();
         let [d_input, d_output] = mu.dims();
         let eps = noise::normal([samples, d_input, d_output], &device);
-        let weights = fused::rsample(mu, self.weight_rho.val(), eps);
+        let weights = ops::rsample(mu, self.weight_rho.val(), eps);
         let bias = self.bias_mu.as_ref().zip(self.bias_rho.as_ref()).map(|(mu, rho)| {
             let eps = noise::normal([samples, d_output], &device);
-            fused::rsample(mu.val(), rho.val(), eps)
+            ops::rsample(mu.val(), rho.val(), eps)
         });
         (weights, bias)
     }
@@ -263,7 +264,7 @@ impl BayesLinear {
     }
 
     /// [`forward_with_weights`](Self::forward_with_weights) followed by a ReLU, fused into one
-    /// kernel for prediction on the `flex` backend ([`fused::linear`]): SGEMM writes the product,
+    /// kernel for prediction on the `flex` backend ([`ops::linear`]): SGEMM writes the product,
     /// then one in-place pass adds the bias and applies the ReLU.
     ///
     /// # Shapes
@@ -311,7 +312,7 @@ impl BayesLinear {
                 ));
             }
         }
-        Ok(fused::linear(x, weights, bias, relu))
+        Ok(ops::linear(x, weights, bias, relu))
     }
 
     /// Applies the layer: in [`Mode::Sample`] each of the S input samples meets an independent
@@ -346,13 +347,12 @@ impl BayesLinear {
                 // examples by per-example Rademacher signs on its input and output side. The bias
                 // perturbation joins before the output flip, so it is decorrelated too.
                 let d_input = self.d_input();
-                let delta_w =
-                    fused::scaled_noise(self.weight_rho.val(), noise::normal([s, d_input, d_output], &device));
+                let delta_w = ops::scaled_noise(self.weight_rho.val(), noise::normal([s, d_input, d_output], &device));
                 let sign_in = noise::rademacher([s, n, d_input], &device);
                 let sign_out = noise::rademacher([s, n, d_output], &device);
                 let mut perturbation = (x.clone() * sign_in).matmul(delta_w);
                 if let Some(rho) = &self.bias_rho {
-                    let delta_b = fused::scaled_noise(rho.val(), noise::normal([s, d_output], &device));
+                    let delta_b = ops::scaled_noise(rho.val(), noise::normal([s, d_output], &device));
                     perturbation = perturbation + delta_b.unsqueeze_dim::<3>(1);
                 }
                 self.mean_output(x) + perturbation * sign_out

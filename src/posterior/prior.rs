@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dist::LN_SQRT_2PI;
+use crate::distributions::LN_SQRT_2PI;
 use crate::error::{check_positive, Error, Result};
 
 /// The prior `p(w)` of a variational layer's weights (the same prior on every element).
@@ -95,7 +95,9 @@ impl Prior {
             Prior::Normal { loc, scale } => {
                 w.sub_scalar(loc).div_scalar(scale).square().mul_scalar(-0.5).sub_scalar(scale.ln() + LN_SQRT_2PI)
             }
-            Prior::ScaleMixture { pi, sigma1, sigma2 } => crate::dist::scale_mixture_log_prob(w, pi, sigma1, sigma2),
+            Prior::ScaleMixture { pi, sigma1, sigma2 } => {
+                crate::distributions::scale_mixture_log_prob(w, pi, sigma1, sigma2)
+            }
         }
     }
 
@@ -124,11 +126,11 @@ impl Prior {
 
     /// `KL(q || p)` summed over all elements, shape `[1]`, for `q = N(mu, softplus(rho)^2)` given
     /// by its parameters `mu` and `rho`, as the variational layers store them. For a Normal prior
-    /// this is one fused autodiff operation ([`fused::kl_normal_sum`](super::fused::kl_normal_sum));
+    /// this is one fused autodiff operation ([`ops::kl_normal_sum`](crate::ops::kl_normal_sum));
     /// for the scale mixture, the one-sample Monte-Carlo estimate of [`kl`](Self::kl).
     pub fn kl_rho<const D: usize>(&self, mu: Tensor<D>, rho: Tensor<D>) -> Tensor<1> {
         match *self {
-            Prior::Normal { loc, scale } => super::fused::kl_normal_sum(mu, rho, loc, scale),
+            Prior::Normal { loc, scale } => crate::ops::kl_normal_sum(mu, rho, loc, scale),
             Prior::ScaleMixture { .. } => self.kl(mu, super::sigma_of_rho(rho), None),
         }
     }

@@ -7,12 +7,12 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::seq::index;
 
-use super::constraint::Constraint;
 use super::handlers::{Handler, Message};
 use super::params::ParamStore;
-use super::site_dist::{Erased, SiteDistribution};
 use super::trace::{PlateFrame, Site, SiteKind, Trace};
 use super::value::Value;
+use crate::distributions::Constraint;
+use crate::distributions::{Erased, SiteDistribution};
 use crate::error::{Error, Result};
 use crate::noise;
 
@@ -191,7 +191,7 @@ impl Ctx {
     /// An `observe!` site: `value` is data with distribution `dist`; returns `value`.
     /// `value` may be a `Tensor<D>` or an `Option<Tensor<D>>`: with `None` the site is drawn
     /// like a `sample!` site, which is how a model makes posterior predictive draws of its data
-    /// (see [`Predictive`](super::Predictive)).
+    /// (see [`Predictive`](crate::infer::Predictive)).
     ///
     /// # Errors
     /// As [`Ctx::sample`].

@@ -1,57 +1,27 @@
-//! Probabilistic programming: models that are not layer stacks.
+//! Probabilistic programming: the model runtime — models that are not layer stacks.
 //!
 //! The vocabulary follows Pyro/NumPyro. A model is a `#[model]` function whose body uses
 //! `sample!`, `observe!`, `param!` and `plate!`; it runs in a [`Ctx`] that records a
 //! [`Trace`]. Effect handlers ([`condition`], [`substitute`], [`replay`], [`scale`],
-//! [`block`], [`seed`]) wrap models into models. Inference sees models only through traces:
+//! [`block`], [`seed`]) wrap models into models. [`random_module`] puts a prior on every
+//! parameter of a burn module (a BNN in a model).
 //!
-//! - [`Potential`]: the negative log joint density `U(q) = -log p(q, data)` of a model on an
-//!   **unconstrained** real vector `q` (log-Jacobians of the constraining transforms included),
-//!   with its gradient. MCMC (NUTS) only ever sees a model through this trait.
-//! - [`mcmc`]: the No-U-Turn Sampler over a [`Potential`] (Stan's multinomial variant and
-//!   warmup), several chains, split R-hat and bulk ESS.
-//! - [`ModelPotential`] turns the latent sites into one unconstrained vector and implements
-//!   [`Potential`] (`U(q) = -log p(q, data)` with log-Jacobians, and its gradient) for NUTS.
-//! - Guides ([`AutoNormal`], [`AutoMultivariateNormal`], [`AutoDelta`], or any `#[model]`
-//!   function with `param!` sites through [`ModelGuide`]) are fitted by [`Svi`] with a
-//!   [`TraceElbo`] or [`TraceMeanFieldElbo`] and any burn optimizer.
-//! - [`Predictive`] draws posterior predictive samples from a guide or from posterior draws.
-//! - [`random_module`] puts a prior on every parameter of a burn module (a BNN in a model).
+//! This module is NumPyro's `primitives` and `handlers`; inference (SVI, guides, NUTS,
+//! `Predictive`) lives in [`crate::infer`] and sees models only through their traces, and the
+//! distributions and constraints of the sites in [`crate::distributions`].
 
-pub mod mcmc;
-
-mod auto_normal;
-mod beta;
-mod constraint;
-mod ctx;
-mod guide;
-mod handlers;
-mod layout;
+pub(crate) mod ctx;
+pub(crate) mod handlers;
 mod macros;
-mod model_potential;
-mod params;
-mod potential;
-mod predictive;
+pub(crate) mod params;
 mod random_module;
-mod site_dist;
-mod svi;
-mod trace;
-mod value;
+pub(crate) mod trace;
+pub(crate) mod value;
 
-pub use auto_normal::{AutoMultivariateNormal, AutoNormal};
 pub use bayesburn_macros::model;
-pub use beta::Beta;
-pub use constraint::Constraint;
 pub use ctx::{trace, Ctx, Model, Plate};
-pub use guide::{AutoDelta, Guide, GuideDraw, ModelGuide};
 pub use handlers::{block, condition, replay, scale, seed, substitute, Handled, Handler, Seeded};
-pub use layout::{LatentLayout, LatentSlot};
-pub use model_potential::ModelPotential;
 pub use params::ParamStore;
-pub use potential::Potential;
-pub use predictive::Predictive;
 pub use random_module::random_module;
-pub use site_dist::{Delta, Family, SiteDist, SiteDistribution};
-pub use svi::{ElboEstimate, ElboObjective, Svi, SviStep, TraceElbo, TraceMeanFieldElbo};
 pub use trace::{PlateFrame, Site, SiteKind, Trace};
 pub use value::{Value, Values};

@@ -5,8 +5,8 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
-use super::constraint::Constraint;
 use super::value::Value;
+use crate::distributions::Constraint;
 use crate::error::{Error, Result};
 
 /// Name, shape and constraint of one stored parameter.

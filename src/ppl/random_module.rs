@@ -5,7 +5,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 
 use super::ctx::Ctx;
-use crate::dist::{Normal, ScaleMixtureNormal};
+use crate::distributions::{Normal, ScaleMixtureNormal};
 use crate::error::{Error, Result};
 use crate::posterior::Prior;
 
@@ -59,7 +59,7 @@ impl ModuleMapper for Sampler<'_> {
 /// `module` with every float parameter replaced by a `sample!` site from `prior`, named
 /// `"{name}.{path}"` (`"net.linear1.weight"`, `"net.linear1.bias"`, ...), so the returned
 /// module's forward pass is a function of the model's latents: a BNN that SVI guides
-/// (`AutoNormal`) and NUTS ([`ModelPotential`](super::ModelPotential)) can fit. The module's
+/// (`AutoNormal`) and NUTS ([`ModelPotential`](crate::infer::ModelPotential)) can fit. The module's
 /// own parameter values only give shapes and the device.
 ///
 /// Call it from a model as `ctx.random_module(..)` or, in a `#[model]` function,

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 
-use super::constraint::Constraint;
-use super::site_dist::SiteDist;
 use super::value::{Value, Values};
+use crate::distributions::Constraint;
+use crate::distributions::SiteDist;
 
 /// What kind of statement made a site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ pub struct Value {
 }
 
 /// Named site values, e.g. the data to [`condition`](super::condition) a model on, one posterior
-/// draw to [`substitute`](super::substitute), or one draw of a [`Predictive`](super::Predictive).
+/// draw to [`substitute`](super::substitute), or one draw of a [`Predictive`](crate::infer::Predictive).
 pub type Values = HashMap<String, Value>;
 
 impl<const D: usize> From<Tensor<D>> for Value {

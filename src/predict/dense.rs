@@ -12,7 +12,7 @@
 //! the core's cache for the next layer. The wide layers run an AVX-512 kernel that keeps a block
 //! of 48 rows by 8 outputs in registers over the whole inner product and applies the bias and
 //! ReLU before its single store (on CPUs without AVX-512, SGEMM from the `gemm` crate, as in
-//! [`fused::linear`], then one pass for the bias and activation); layers with a small input (the
+//! [`ops::linear`], then one pass for the bias and activation); layers with a small input (the
 //! first layer of a 1-D regression) or output width run a direct loop; the dropout mask is drawn
 //! in one pass over the tile while it is in cache. [`regression`](DenseStack::regression)
 //! accumulates each output's mean and variance over the samples in f64 as they are computed, so
@@ -20,7 +20,7 @@
 //! split between the threads.
 //!
 //! On any other device (CUDA, or an autodiff device) the same function is computed with
-//! [`fused::linear`] and the dropout mask operation over the whole `[T, N, width]` tensors.
+//! [`ops::linear`] and the dropout mask operation over the whole `[T, N, width]` tensors.
 //! Dropout masks come from the counter-based stream behind [`McDropout`](crate::layers::McDropout):
 //! element `(t, n, j)` of layer `l`'s `[T, N, width]` output meets mask element
 //! `(t * N + n) * width + j` of the layer's seed, so both routes, and `McDropout::forward` on
@@ -35,7 +35,7 @@ use crate::ensemble::StackedLinear;
 use crate::error::{Error, Result};
 use crate::layers::{BayesLinear, McDropout};
 use crate::noise;
-use crate::posterior::fused;
+use crate::ops;
 
 const CONTEXT: &str = "DenseStack";
 
@@ -251,7 +251,7 @@ impl DenseStack {
     pub fn forward(&self, x: Tensor<2>) -> Result<Tensor<3>> {
         let seeds = self.check_input(&x)?;
         #[cfg(any(feature = "flex", feature = "ndarray"))]
-        if fused::plain_kernel_device(&x.device()) {
+        if ops::plain_kernel_device(&x.device()) {
             let host = self.host_stack(x, &seeds)?;
             let out = host::samples(&host.x, host.n, host.d_in, &host.layers, self.samples);
             let d_out = host.layers.last().map_or(0, |l| l.o);
@@ -270,7 +270,7 @@ impl DenseStack {
     pub fn regression(&self, x: Tensor<2>) -> Result<RegressionSummary> {
         let seeds = self.check_input(&x)?;
         #[cfg(any(feature = "flex", feature = "ndarray"))]
-        if fused::plain_kernel_device(&x.device()) {
+        if ops::plain_kernel_device(&x.device()) {
             let host = self.host_stack(x, &seeds)?;
             let (mean, var) = host::moments(&host.x, host.n, host.d_in, &host.layers, self.samples);
             let d_out = host.layers.last().map_or(0, |l| l.o);
@@ -309,10 +309,10 @@ impl DenseStack {
         let [n, d] = x.dims();
         let mut h = x.unsqueeze::<3>().expand([self.samples, n, d]);
         for (layer, &seed) in self.layers.iter().zip(seeds) {
-            h = fused::linear(h, layer.weights.clone(), layer.bias.clone(), layer.activation == Activation::Relu);
+            h = ops::linear(h, layer.weights.clone(), layer.bias.clone(), layer.activation == Activation::Relu);
             if layer.dropout > 0.0 {
                 let (threshold, scale) = noise::dropout_params(layer.dropout);
-                h = fused::dropout(h, seed, threshold, scale);
+                h = ops::dropout(h, seed, threshold, scale);
             }
         }
         h

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::latent::kaiming_linear;
-use crate::dist::{Bernoulli, Distribution, Normal};
+use crate::distributions::{Bernoulli, Distribution, Normal};
 use crate::error::{check_nonzero, check_positive, Error, Result};
 use crate::posterior::softplus;
 

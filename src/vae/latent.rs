@@ -4,7 +4,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
 
-use crate::dist::{kl, Distribution, Normal};
+use crate::distributions::{kl, Distribution, Normal};
 use crate::error::{check_nonzero, check_positive, Error, Result};
 use crate::noise;
 
@@ -154,7 +154,7 @@ impl LatentGaussian {
     }
 
     /// `KL(q(z | x) || N(0, I))` summed over the latent dimensions, in closed form from the
-    /// shared [`dist::kl`](crate::dist::kl) (elementwise `-(1 + log_var - mean^2 - var) / 2`,
+    /// shared [`distributions::kl`](crate::distributions::kl) (elementwise `-(1 + log_var - mean^2 - var) / 2`,
     /// Kingma & Welling 2014, appendix B).
     ///
     /// # Shapes

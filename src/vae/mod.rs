@@ -7,7 +7,7 @@
 //! [`Likelihood::Gaussian`] for real values); the prior is `N(0, I)`.
 //!
 //! - [`elbo`]: `E_q[log p(x | z)] - beta KL(q(z | x) || N(0, I))` per example, with the KL in
-//!   closed form from [`dist::kl`](crate::dist::kl); `beta != 1` is the beta-VAE (Higgins et
+//!   closed form from [`distributions::kl`](crate::distributions::kl); `beta != 1` is the beta-VAE (Higgins et
 //!   al. 2017). [`VaeElbo::terms`] feeds [`train::fit`](crate::train::fit).
 //! - [`iwae_bound`]: the importance-weighted bound of Burda et al. (2016) with `k` samples,
 //!   `log (1/k) sum_i p(x, z_i) / q(z_i | x)`, a tighter lower bound on `log p(x)` that grows
@@ -24,43 +24,11 @@ mod conv;
 mod decoder;
 mod latent;
 mod mlp;
-
-use burn::prelude::*;
+mod model;
 
 pub use bound::{elbo, iwae_bound, log_weights, VaeElbo};
 pub use conv::{ConvVae, ConvVaeConfig};
 pub use decoder::{DecoderHead, DecoderHeadConfig, Likelihood, Reconstruction};
 pub use latent::{GaussianEncoderHead, GaussianEncoderHeadConfig, LatentGaussian};
 pub use mlp::{MlpVae, MlpVaeConfig};
-
-use crate::error::Result;
-
-/// An encoder–decoder pair: what [`elbo`] and [`iwae_bound`] need.
-pub trait Vae {
-    /// Number of data dimensions `D` (e.g. 784 pixels).
-    fn d_data(&self) -> usize;
-
-    /// Number of latent dimensions `Z`.
-    fn d_latent(&self) -> usize;
-
-    /// The approximate posterior `q(z | x)`.
-    ///
-    /// # Shapes
-    /// - `x`: `[N, D]`
-    /// - output: `mean`, `log_var` `[N, Z]`
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the last axis is not `D` or `N = 0`.
-    fn encode(&self, x: Tensor<2>) -> Result<LatentGaussian>;
-
-    /// The likelihood `p(x | z)` for each latent sample.
-    ///
-    /// # Shapes
-    /// - `z`: `[K, N, Z]`
-    /// - output: parameters `[K, N, D]`
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the last axis is not `Z` or an
-    /// axis is empty.
-    fn decode(&self, z: Tensor<3>) -> Result<Reconstruction>;
-}
+pub use model::Vae;

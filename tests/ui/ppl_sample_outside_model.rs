@@ -1,5 +1,5 @@
 // `sample!` in a function without `#[model]`: there is no trace context to record it in.
-use bayesburn::dist::Normal;
+use bayesburn::distributions::Normal;
 use bayesburn::prelude::*;
 use burn::prelude::*;
 

@@ -1,0 +1,183 @@
+//! [`Constraint`]: the support of a site, and the bijection from `R^n` onto it that inference
+//! runs through.
+
+use burn::prelude::*;
+use burn::tensor::activation::{log_sigmoid, sigmoid};
+use burn::tensor::TensorData;
+
+use crate::error::{Error, Result};
+
+/// Where a site's values live, and how an unconstrained real vector is mapped onto that set.
+///
+/// Each continuous constraint is a bijection `x = T(u)` from `R^m` onto the support with a
+/// log-Jacobian `log |det dT/du|`; inference (SVI guides, [`ModelPotential`](crate::infer::ModelPotential)
+/// for NUTS) works on `u` and adds the log-Jacobian, so it targets the right density.
+///
+/// | constraint | support | `T(u)` | `log |det J|` |
+/// | --- | --- | --- | --- |
+/// | `Real` | `R` | `u` | `0` |
+/// | `Positive` | `(0, inf)` | `exp(u)` | `sum u` |
+/// | `PositiveSoftplus` | `(0, inf)` | `ln(1 + e^u)` | `sum ln sigmoid(u)` |
+/// | `UnitInterval` | `(0, 1)` | `sigmoid(u)` | `sum ln sigmoid(u) + ln sigmoid(-u)` |
+/// | `Simplex` | `{x >= 0, sum x = 1}` over the last dimension (`K`) | stick-breaking from `R^(K-1)` | see [`Constraint::forward`] |
+/// | `Discrete` | integers (Bernoulli, Categorical) | none: cannot be a latent of SVI/NUTS | |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// The real line (identity transform).
+    Real,
+    /// Positive reals through `exp` (NumPyro's default).
+    Positive,
+    /// Positive reals through `softplus` (gentler than `exp` for large values).
+    PositiveSoftplus,
+    /// The open unit interval through the logistic sigmoid.
+    UnitInterval,
+    /// The probability simplex over the last dimension, through stick-breaking (Stan's
+    /// transform, with the `ln(K - 1 - k)` offsets that map `u = 0` to the uniform vector).
+    Simplex,
+    /// A discrete support: no bijection to `R`.
+    Discrete,
+}
+
+/// `softplus(x) = ln(1 + e^x) = -log_sigmoid(-x)`: burn's fused, overflow-safe log-sigmoid,
+/// whose backward gives the right derivative everywhere, `1/2` at exactly 0 included (the
+/// `relu(x) + log1p(exp(-|x|))` form of `posterior::softplus` differentiates to 0 there,
+/// since `relu'(0) = sign(0) = 0`, and `q = 0` is a common starting point for samplers).
+pub(crate) fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    log_sigmoid(x.neg()).neg()
+}
+
+fn discrete_error(what: &str) -> Error {
+    Error::Model {
+        site: what.to_string(),
+        problem: "has a discrete support, which has no bijection to the real line".to_string(),
+        fix: "observe or condition discrete sites; only continuous latents can be inferred by SVI or NUTS",
+    }
+}
+
+/// `(rows, K)` of a simplex-valued shape `[..., K]`, `K >= 2`.
+fn simplex_rows(shape: &[usize]) -> Result<(usize, usize)> {
+    match shape.last() {
+        Some(&k) if k >= 2 => Ok((shape.iter().product::<usize>() / k, k)),
+        _ => Err(Error::shape(
+            "Constraint::Simplex",
+            "shape",
+            "[..., K] with K >= 2 categories along the last dimension",
+            shape,
+            "give the simplex at least two categories in its last dimension",
+        )),
+    }
+}
+
+/// `[K-1, K-1]` with ones strictly above the diagonal: `v.matmul(upper)` is the exclusive
+/// cumulative sum along the last dimension.
+fn strict_upper(m: usize, device: &Device) -> Tensor<2> {
+    let mut data = vec![0.0f32; m * m];
+    for j in 0..m {
+        for k in (j + 1)..m {
+            data[j * m + k] = 1.0;
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [m, m]), device)
+}
+
+/// The stick-breaking offsets `ln(K - 1 - k)`, `k = 0..K-1`, as `[1, K-1]`.
+fn offsets(k: usize, device: &Device) -> Tensor<2> {
+    let data: Vec<f32> = (0..k - 1).map(|i| ((k - 1 - i) as f32).ln()).collect();
+    Tensor::from_data(TensorData::new(data, [1, k - 1]), device)
+}
+
+impl Constraint {
+    /// Length of the unconstrained vector for a value of `shape` (`K - 1` per row for a simplex).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a simplex with fewer than 2 categories; [`Error::Model`]
+    /// for a discrete support.
+    pub fn unconstrained_len(&self, shape: &[usize]) -> Result<usize> {
+        match self {
+            Constraint::Simplex => simplex_rows(shape).map(|(rows, k)| rows * (k - 1)),
+            Constraint::Discrete => Err(discrete_error("a discrete value")),
+            _ => Ok(shape.iter().product()),
+        }
+    }
+
+    /// `x = T(u)` and `log |det dT/du|` (shape `[1]`), for a value of `shape` (`u` flat).
+    ///
+    /// For the simplex, with `z_k = sigmoid(u_k - ln(K - 1 - k))` and the remaining stick
+    /// `r_k = prod_{j<k} (1 - z_j)`: `x_k = z_k r_k` (`k < K - 1`), `x_{K-1} = r_{K-1}`, and the
+    /// Jacobian is triangular with `log |det| = sum_k ln z_k + ln(1 - z_k) + ln r_k` (Stan
+    /// reference manual, "Unit simplex").
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `u` has the wrong length; [`Error::Model`] for a discrete support.
+    pub fn forward(&self, u: Tensor<1>, shape: &[usize]) -> Result<(Tensor<1>, Tensor<1>)> {
+        let m = self.unconstrained_len(shape)?;
+        if u.dims()[0] != m {
+            return Err(Error::shape(
+                "Constraint::forward",
+                "u",
+                format!("[{m}] (unconstrained length for shape {shape:?})"),
+                &u.dims(),
+                "pass the unconstrained vector of the site",
+            ));
+        }
+        Ok(match self {
+            Constraint::Real => {
+                let zero = u.clone().sum().mul_scalar(0.0);
+                (u, zero)
+            }
+            Constraint::Positive => (u.clone().exp(), u.sum()),
+            Constraint::PositiveSoftplus => (softplus(u.clone()), softplus(u.neg()).sum().neg()),
+            Constraint::UnitInterval => {
+                let log_det = (softplus(u.clone().neg()) + softplus(u.clone())).sum().neg();
+                (sigmoid(u), log_det)
+            }
+            Constraint::Simplex => {
+                let (rows, k) = simplex_rows(shape)?;
+                let device = u.device();
+                let a = u.reshape([rows, k - 1]) - offsets(k, &device);
+                let log_z = softplus(a.clone().neg()).neg();
+                let log_1mz = softplus(a).neg();
+                let log_r = log_1mz.clone().matmul(strict_upper(k - 1, &device));
+                let last = (log_r.clone().slice(s![.., (k - 2)..(k - 1)])
+                    + log_1mz.clone().slice(s![.., (k - 2)..(k - 1)]))
+                .exp();
+                let head = (log_z.clone() + log_r.clone()).exp();
+                let x = Tensor::cat(vec![head, last], 1).reshape([rows * k]);
+                let log_det = (log_z + log_1mz + log_r).sum();
+                (x, log_det)
+            }
+            Constraint::Discrete => unreachable!("rejected by unconstrained_len"),
+        })
+    }
+
+    /// `u = T^{-1}(x)` for a value `x` (flat) of `shape`.
+    ///
+    /// # Errors
+    /// As [`Constraint::forward`].
+    pub fn inverse(&self, x: Tensor<1>, shape: &[usize]) -> Result<Tensor<1>> {
+        self.unconstrained_len(shape)?;
+        Ok(match self {
+            Constraint::Real => x,
+            Constraint::Positive => x.log(),
+            // ln(e^x - 1) = x + ln(1 - e^-x)
+            Constraint::PositiveSoftplus => x.clone() + x.neg().exp().neg().log1p(),
+            Constraint::UnitInterval => x.clone().log() - x.neg().log1p(),
+            Constraint::Simplex => {
+                let (rows, k) = simplex_rows(shape)?;
+                let device = x.device();
+                let x = x.reshape([rows, k]);
+                let head = x.slice(s![.., 0..(k - 1)]);
+                let r = head.clone().matmul(strict_upper(k - 1, &device)).neg().add_scalar(1.0);
+                let z = head / r;
+                let logit = z.clone().log() - z.neg().log1p();
+                (logit + offsets(k, &device)).reshape([rows * (k - 1)])
+            }
+            Constraint::Discrete => unreachable!("rejected by unconstrained_len"),
+        })
+    }
+
+    /// Whether the support is continuous (has a bijection to `R^m`).
+    pub fn is_continuous(&self) -> bool {
+        !matches!(self, Constraint::Discrete)
+    }
+}

@@ -1,0 +1,191 @@
+//! [`SiteDistribution`]: what a distribution must offer to be the distribution of a site, its
+//! implementations for [`crate::distributions`], and the type-erased [`SiteDist`] that traces store.
+
+use std::fmt::Debug;
+
+use burn::prelude::*;
+
+use super::constraint::Constraint;
+use super::{
+    Bernoulli, Categorical, Distribution, HalfNormal, Laplace, LogNormal, Normal, Rsample, ScaleMixtureNormal, StudentT,
+};
+
+/// A distribution family the inference code recognises, with its parameters flat (row-major),
+/// so that [`TraceMeanFieldElbo`](crate::infer::TraceMeanFieldElbo) can use a closed-form KL.
+#[derive(Debug, Clone)]
+pub enum Family {
+    /// `N(loc, scale^2)` elementwise.
+    Normal {
+        /// Means.
+        loc: Tensor<1>,
+        /// Standard deviations.
+        scale: Tensor<1>,
+    },
+    /// `LogNormal(loc, scale)` elementwise (parameters of `ln x`).
+    LogNormal {
+        /// Means of `ln x`.
+        loc: Tensor<1>,
+        /// Standard deviations of `ln x`.
+        scale: Tensor<1>,
+    },
+    /// Anything else (Monte-Carlo terms only).
+    Other,
+}
+
+/// A distribution that can be the distribution of a `sample!`/`observe!` site: a batch of
+/// random variables with a rank-`D` value, a support, a (preferably reparameterized) sampler
+/// and an elementwise log-density.
+///
+/// Implemented for [`Normal`], [`HalfNormal`], [`LogNormal`], [`Laplace`], [`StudentT`],
+/// [`Bernoulli`], [`Categorical`] and [`Delta`].
+pub trait SiteDistribution<const D: usize>: Debug + Clone + Send + Sync + 'static {
+    /// Shape of one value.
+    fn value_shape(&self) -> [usize; D];
+
+    /// The support.
+    fn support(&self) -> Constraint;
+
+    /// One draw: reparameterized (differentiable in the parameters) where
+    /// [`is_reparameterized`](Self::is_reparameterized), else detached.
+    fn draw(&self) -> Tensor<D>;
+
+    /// Whether [`draw`](Self::draw) is differentiable in the parameters.
+    fn is_reparameterized(&self) -> bool;
+
+    /// Log-density (or log-mass) of `value`, elementwise (any shape whose sum is the joint
+    /// log-density of the batch).
+    fn log_density(&self, value: Tensor<D>) -> Tensor<D>;
+
+    /// The family and its parameters, if the inference code knows it.
+    fn family(&self) -> Family {
+        Family::Other
+    }
+}
+
+fn flat<const D: usize>(t: Tensor<D>) -> Tensor<1> {
+    let n: usize = t.dims().iter().product();
+    t.reshape([n])
+}
+
+macro_rules! continuous_site {
+    ($ty:ident, $support:expr, |$d:ident| $family:expr) => {
+        impl<const D: usize> SiteDistribution<D> for $ty<D> {
+            fn value_shape(&self) -> [usize; D] {
+                self.dims()
+            }
+            fn support(&self) -> Constraint {
+                $support
+            }
+            fn draw(&self) -> Tensor<D> {
+                self.rsample()
+            }
+            fn is_reparameterized(&self) -> bool {
+                true
+            }
+            fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
+                self.log_prob(value)
+            }
+            fn family(&self) -> Family {
+                let $d = self;
+                $family
+            }
+        }
+    };
+}
+
+continuous_site!(Normal, Constraint::Real, |d| Family::Normal { loc: flat(d.loc()), scale: flat(d.scale()) });
+continuous_site!(LogNormal, Constraint::Positive, |d| Family::LogNormal { loc: flat(d.loc()), scale: flat(d.scale()) });
+continuous_site!(HalfNormal, Constraint::Positive, |_d| Family::Other);
+continuous_site!(Laplace, Constraint::Real, |_d| Family::Other);
+continuous_site!(StudentT, Constraint::Real, |_d| Family::Other);
+
+/// A site whose draws are not reparameterized (`sample`, no gradient through the draw).
+macro_rules! sampled_site {
+    ($ty:ident, $support:expr) => {
+        impl<const D: usize> SiteDistribution<D> for $ty<D> {
+            fn value_shape(&self) -> [usize; D] {
+                self.dims()
+            }
+            fn support(&self) -> Constraint {
+                $support
+            }
+            fn draw(&self) -> Tensor<D> {
+                self.sample()
+            }
+            fn is_reparameterized(&self) -> bool {
+                false
+            }
+            fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
+                self.log_prob(value)
+            }
+        }
+    };
+}
+
+sampled_site!(Bernoulli, Constraint::Discrete);
+// The scale-mixture prior of Blundell et al.: a prior only, so its draws need no gradient.
+sampled_site!(ScaleMixtureNormal, Constraint::Real);
+
+/// Values are class indices stored as floats with the class dimension kept at size 1
+/// (`[..., 1]`, as [`Categorical::sample`] returns them).
+impl<const D: usize> SiteDistribution<D> for Categorical<D> {
+    fn value_shape(&self) -> [usize; D] {
+        let mut dims = self.dims();
+        dims[D - 1] = 1;
+        dims
+    }
+    fn support(&self) -> Constraint {
+        Constraint::Discrete
+    }
+    fn draw(&self) -> Tensor<D> {
+        self.sample().float()
+    }
+    fn is_reparameterized(&self) -> bool {
+        false
+    }
+    fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
+        self.log_prob(value.int())
+    }
+}
+
+/// A site's distribution with its rank erased, as a [`Trace`](crate::ppl::Trace) stores it: values
+/// and log-densities are flat (row-major) tensors.
+pub trait SiteDist: Debug + Send + Sync {
+    /// Shape of one value.
+    fn shape(&self) -> Vec<usize>;
+    /// The support.
+    fn support(&self) -> Constraint;
+    /// One draw, flat (reparameterized where the distribution allows).
+    fn draw_flat(&self) -> Tensor<1>;
+    /// Whether draws are differentiable in the parameters.
+    fn is_reparameterized(&self) -> bool;
+    /// Elementwise log-density of a flat value of [`shape`](Self::shape), flat.
+    fn log_prob_flat(&self, value: Tensor<1>) -> Tensor<1>;
+    /// The family, for closed-form KL terms.
+    fn family(&self) -> Family;
+}
+
+/// Wraps a [`SiteDistribution`] of rank `D` as a [`SiteDist`].
+#[derive(Debug, Clone)]
+pub(crate) struct Erased<const D: usize, T>(pub T);
+
+impl<const D: usize, T: SiteDistribution<D>> SiteDist for Erased<D, T> {
+    fn shape(&self) -> Vec<usize> {
+        self.0.value_shape().to_vec()
+    }
+    fn support(&self) -> Constraint {
+        self.0.support()
+    }
+    fn draw_flat(&self) -> Tensor<1> {
+        flat(self.0.draw())
+    }
+    fn is_reparameterized(&self) -> bool {
+        self.0.is_reparameterized()
+    }
+    fn log_prob_flat(&self, value: Tensor<1>) -> Tensor<1> {
+        flat(self.0.log_density(value.reshape(self.0.value_shape())))
+    }
+    fn family(&self) -> Family {
+        self.0.family()
+    }
+}

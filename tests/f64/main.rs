@@ -1,0 +1,15 @@
+//! The integration tests that run in f64: burn's `flex` device has one float type per process,
+//! configured before the first tensor exists (`support::device`), so they have their own binary.
+//! Everything else is in `tests/it/`.
+
+mod support;
+
+mod dist;
+mod elbo;
+mod ppl_eight_schools;
+mod ppl_elbo;
+mod ppl_nuts;
+mod ppl_potential;
+mod ppl_predictive;
+mod ppl_runtime;
+mod ppl_svi;

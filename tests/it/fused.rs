@@ -1,0 +1,235 @@
+//! The fused Gaussian-weight operations (`ops`) against closed forms computed here in
+//! f64 on the host: values and gradients of `rsample`, `scaled_noise` and `kl_normal_sum`, on
+//! the autodiff device (the fused backward passes) and without autodiff (the forward kernels).
+//!
+//! Tolerance: the operations run in f32, so each value and gradient must agree with the f64
+//! reference to `1e-5 * (1 + |reference| + its largest summand)`, a few f32 ulps of every term
+//! (a sum over S samples or over all elements adds at most a few ulps of its largest summand).
+
+use crate::support::{device, host};
+use bayesburn::ops;
+use bayesburn::prelude::*;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::RngExt;
+
+fn tensor<const D: usize>(values: &[f64], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape), device)
+}
+
+fn param<const D: usize>(values: &[f64], shape: [usize; D]) -> Tensor<D> {
+    tensor(values, shape, &device().autodiff()).require_grad()
+}
+
+/// `n` values uniform on `[low, high)` from a seeded stream, rounded to f32 so that the f64
+/// reference sees exactly the tensor's inputs.
+fn uniform(n: usize, low: f64, high: f64, seed: u64) -> Vec<f64> {
+    noise::with_seed(seed, || {
+        noise::with_rng(|rng| (0..n).map(|_| (low + (high - low) * rng.random::<f64>()) as f32 as f64).collect())
+    })
+}
+
+fn softplus(r: f64) -> f64 {
+    r.max(0.0) + (-r.abs()).exp().ln_1p()
+}
+
+fn sigmoid(r: f64) -> f64 {
+    1.0 / (1.0 + (-r).exp())
+}
+
+#[track_caller]
+fn assert_close(what: &str, got: &[f64], want: &[f64], scale: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, ((g, w), s)) in got.iter().zip(want).zip(scale).enumerate() {
+        let tol = 1e-5 * (1.0 + w.abs() + s);
+        assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, want {w} (tolerance {tol})");
+    }
+}
+
+/// `mu + softplus(rho) * eps` and, for the loss `sum(c * out)`, `d/dmu = sum_s c` and
+/// `d/drho = sum_s c * eps * sigmoid(rho)`, for parameters of `p` elements and `s` samples.
+fn check_rsample(s: usize, with_mu: bool, seed: u64) {
+    let (rows, cols) = (5, 7);
+    let p = rows * cols;
+    let mu_v = uniform(p, -1.0, 1.0, seed);
+    let rho_v = uniform(p, -8.0, 3.0, seed + 1);
+    let eps_v = uniform(s * p, -2.5, 2.5, seed + 2);
+    let c_v = uniform(s * p, -1.0, 1.0, seed + 3);
+    let ad = device().autodiff();
+    let mu = param(&mu_v, [rows, cols]);
+    let rho = param(&rho_v, [rows, cols]);
+    let eps = tensor(&eps_v, [s, rows, cols], &ad);
+    let out = if with_mu { ops::rsample(mu.clone(), rho.clone(), eps) } else { ops::scaled_noise(rho.clone(), eps) };
+    let loss = (out.clone() * tensor(&c_v, [s, rows, cols], &ad)).sum();
+    let grads = loss.backward();
+
+    let mut want_out = vec![0.0; s * p];
+    let mut want_dmu = vec![0.0; p];
+    let mut want_drho = vec![0.0; p];
+    let mut scale_drho = vec![0.0; p];
+    for k in 0..s {
+        for j in 0..p {
+            let i = k * p + j;
+            want_out[i] = if with_mu { mu_v[j] } else { 0.0 } + softplus(rho_v[j]) * eps_v[i];
+            want_dmu[j] += c_v[i];
+            let term = c_v[i] * eps_v[i] * sigmoid(rho_v[j]);
+            want_drho[j] += term;
+            scale_drho[j] = f64::max(scale_drho[j], term.abs() * s as f64);
+        }
+    }
+    let tag = if with_mu { "rsample" } else { "scaled_noise" };
+    assert_close(&format!("{tag} S={s} value"), &host(out), &want_out, &vec![0.0; s * p]);
+    assert_close(&format!("{tag} S={s} d/drho"), &host(rho.grad(&grads).unwrap()), &want_drho, &scale_drho);
+    if with_mu {
+        assert_close(&format!("{tag} S={s} d/dmu"), &host(mu.grad(&grads).unwrap()), &want_dmu, &vec![s as f64; p]);
+    }
+}
+
+#[test]
+fn rsample_value_and_gradients_match_the_closed_form() {
+    for s in [1, 4] {
+        check_rsample(s, true, 10 + s as u64);
+    }
+}
+
+#[test]
+fn scaled_noise_value_and_gradient_match_the_closed_form() {
+    for s in [1, 3] {
+        check_rsample(s, false, 20 + s as u64);
+    }
+}
+
+/// `sum[log(scale / sigma) + (sigma^2 + (mu - loc)^2) / (2 scale^2) - 1/2]`,
+/// `d/dmu = (mu - loc) / scale^2`, `d/drho = (sigma / scale^2 - 1 / sigma) sigmoid(rho)`.
+#[test]
+fn kl_normal_sum_value_and_gradients_match_the_closed_form() {
+    let n = 64;
+    for (loc, scale, seed) in [(0.0, 1.0, 30), (0.3, 1.5, 31), (-1.0, 0.25, 32)] {
+        let mu_v = uniform(n, -1.0, 1.0, seed);
+        let rho_v = uniform(n, -7.0, 2.0, seed + 100);
+        let mu = param(&mu_v, [8, 8]);
+        let rho = param(&rho_v, [8, 8]);
+        let kl = ops::kl_normal_sum(mu.clone(), rho.clone(), loc, scale);
+        let got = host(kl.clone());
+        let grads = kl.backward();
+
+        let mut want = 0.0;
+        let mut largest: f64 = 0.0;
+        let (mut dmu, mut drho, mut scale_drho) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        for j in 0..n {
+            let sigma = softplus(rho_v[j]);
+            let diff = mu_v[j] - loc;
+            let term = (scale / sigma).ln() + (sigma * sigma + diff * diff) / (2.0 * scale * scale) - 0.5;
+            want += term;
+            largest = largest.max(term.abs()).max((scale / sigma).ln().abs());
+            dmu[j] = diff / (scale * scale);
+            drho[j] = (sigma / (scale * scale) - 1.0 / sigma) * sigmoid(rho_v[j]);
+            scale_drho[j] = (1.0 / sigma) * sigmoid(rho_v[j]);
+        }
+        let what = format!("kl loc={loc} scale={scale}");
+        assert_close(&format!("{what} value"), &got, &[want], &[largest * n as f64]);
+        assert_close(&format!("{what} d/dmu"), &host(mu.grad(&grads).unwrap()), &dmu, &vec![0.0; n]);
+        assert_close(&format!("{what} d/drho"), &host(rho.grad(&grads).unwrap()), &drho, &scale_drho);
+    }
+}
+
+/// Without autodiff the same functions run the forward kernels only; the values agree with the
+/// autodiff path exactly (the autodiff forward calls the same kernel).
+#[test]
+fn plain_device_gives_the_autodiff_values() {
+    let d = device();
+    let ad = d.clone().autodiff();
+    let mu_v = uniform(12, -1.0, 1.0, 40);
+    let rho_v = uniform(12, -6.0, 1.0, 41);
+    let eps_v = uniform(24, -2.0, 2.0, 42);
+    let plain =
+        host(ops::rsample(tensor(&mu_v, [3, 4], &d), tensor(&rho_v, [3, 4], &d), tensor(&eps_v, [2, 3, 4], &d)));
+    let tracked = host(ops::rsample(param(&mu_v, [3, 4]), param(&rho_v, [3, 4]), tensor(&eps_v, [2, 3, 4], &ad)));
+    assert_eq!(plain, tracked);
+    let plain = host(ops::kl_normal_sum(tensor(&mu_v, [12], &d), tensor(&rho_v, [12], &d), 0.0, 1.0));
+    let tracked = host(ops::kl_normal_sum(param(&mu_v, [12]), param(&rho_v, [12]), 0.0, 1.0));
+    assert_eq!(plain, tracked);
+    assert!(ops::fused_on(&d) && ops::fused_on(&ad));
+}
+
+/// A 1-D parameter (a bias) with a `[S, P]` noise tensor, and the gradient of `softplus` at 0,
+/// which is exactly 1/2.
+#[test]
+fn bias_shapes_and_the_derivative_at_zero() {
+    let ad = device().autodiff();
+    let mu = param(&[0.5, -0.5], [2]);
+    let rho = param(&[0.0, 0.0], [2]);
+    let eps = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [3, 2], &ad);
+    let out = ops::rsample(mu.clone(), rho.clone(), eps);
+    assert_eq!(out.dims(), [3, 2]);
+    let grads = out.sum().backward();
+    assert_eq!(host(mu.grad(&grads).unwrap()), vec![3.0, 3.0]);
+    // sum_s eps * sigmoid(0) = (1 + 3 + 5) / 2 and (2 + 4 + 6) / 2
+    assert_eq!(host(rho.grad(&grads).unwrap()), vec![4.5, 6.0]);
+}
+
+/// `ops::linear` on a plain flex device (the SGEMM kernel) against the same sums computed here
+/// in f64: an expanded input (stride 0 on the sample axis), sliced weight samples (an offset
+/// view), shared weights (`S = 1` in `w` and `b`), with and without the ReLU. Tolerance: f32
+/// rounding of an `I`-term dot product, `1e-5 * (1 + sum |x w|)`.
+#[test]
+fn linear_kernel_matches_the_sums() {
+    let d = device();
+    let (s, n, i, o) = (3, 17, 5, 6);
+    let x_v = uniform(n * i, -2.0, 2.0, 50);
+    let w_v = uniform((s + 1) * i * o, -1.0, 1.0, 51);
+    let b_v = uniform((s + 1) * o, -1.0, 1.0, 52);
+    let x = tensor(&x_v, [1, n, i], &d).expand([s, n, i]);
+    let w_all = tensor(&w_v, [s + 1, i, o], &d);
+    let b_all = tensor(&b_v, [s + 1, o], &d);
+    for (shared, relu) in [(false, false), (false, true), (true, true)] {
+        let (w, b, sw) = if shared {
+            (w_all.clone().slice([1..2]), b_all.clone().slice([1..2]), 1)
+        } else {
+            (w_all.clone().slice([1..s + 1]), b_all.clone().slice([1..s + 1]), s)
+        };
+        let got = host(ops::linear(x.clone(), w, Some(b), relu));
+        let (mut want, mut scale) = (vec![0.0; s * n * o], vec![0.0; s * n * o]);
+        for k in 0..s {
+            let kw = 1 + if sw == 1 { 0 } else { k };
+            for r in 0..n {
+                for c in 0..o {
+                    let mut acc = b_v[kw * o + c];
+                    let mut abs = acc.abs();
+                    for t in 0..i {
+                        let term = x_v[r * i + t] * w_v[(kw * i + t) * o + c];
+                        acc += term;
+                        abs += term.abs();
+                    }
+                    let idx = (k * n + r) * o + c;
+                    want[idx] = if relu { acc.max(0.0) } else { acc };
+                    scale[idx] = abs;
+                }
+            }
+        }
+        assert_close(&format!("linear shared={shared} relu={relu}"), &got, &want, &scale);
+    }
+    // No bias: the composed path.
+    let got = host(ops::linear(x, w_all.clone().slice([0..3]), None, false));
+    assert_eq!(got.len(), s * n * o);
+}
+
+/// McDropout draws the same mask on a plain device (the fused in-place kernel) and on the
+/// autodiff device (a mask tensor) from the same seed, and keeps a share `1 - p` of the units
+/// within 4 standard errors.
+#[test]
+fn dropout_is_the_same_with_and_without_autodiff() {
+    use bayesburn::layers::McDropoutConfig;
+    let d = device();
+    let layer = McDropoutConfig::new(0.3).init();
+    let shape = [4, 250, 64];
+    let plain = noise::with_seed(9, || layer.forward(Tensor::<3>::ones(shape, &d)));
+    let tracked = noise::with_seed(9, || layer.forward(Tensor::<3>::ones(shape, &d.clone().autodiff())));
+    let (plain, tracked) = (host(plain), host(tracked));
+    assert_eq!(plain, tracked);
+    let n = plain.len() as f64;
+    let kept = plain.iter().filter(|&&v| v != 0.0).count() as f64 / n;
+    assert!((kept - 0.7).abs() <= 4.0 * (0.21f64 / n).sqrt(), "kept share {kept}");
+    let scale = (1.0f32 / 0.7f32) as f64;
+    assert!(plain.iter().all(|&v| v == 0.0 || v == scale));
+}

@@ -1,0 +1,65 @@
+//! A tiny run of the UCI benchmark runner (`examples/uci.rs`) on yacht: 2 splits, few epochs.
+//! Every method must give finite figures that beat predicting the training mean, whose test
+//! RMSE and Gaussian log-likelihood (mean and sd of the training targets) are computed here from
+//! the same splits. Skipped, with a message, when `../shared/data/uci/yacht` is absent.
+
+#[path = "../../examples/uci/main.rs"]
+#[allow(dead_code)]
+mod uci_example;
+
+use std::path::PathBuf;
+
+use bayesburn::data::uci::{Standardizer, UciDataset};
+
+const SPLITS: usize = 2;
+
+/// Test RMSE and mean Gaussian log-likelihood of the training-mean predictor, averaged over
+/// the first `SPLITS` splits.
+fn mean_predictor(data: &UciDataset) -> (f64, f64) {
+    let (mut rmse, mut ll) = (0.0, 0.0);
+    for split in &data.splits[..SPLITS] {
+        let (_, y_train) = data.rows(&split.train).unwrap();
+        let (_, y_test) = data.rows(&split.test).unwrap();
+        let s = Standardizer::fit(&y_train, 1).unwrap();
+        let (mean, sd) = (s.mean[0], s.std[0]);
+        let n = y_test.len() as f64;
+        rmse += (y_test.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n).sqrt();
+        ll += y_test
+            .iter()
+            .map(|y| -0.5 * (2.0 * std::f64::consts::PI).ln() - sd.ln() - 0.5 * ((y - mean) / sd).powi(2))
+            .sum::<f64>()
+            / n;
+    }
+    (rmse / SPLITS as f64, ll / SPLITS as f64)
+}
+
+#[test]
+fn every_method_beats_the_training_mean_on_two_yacht_splits() {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/uci/yacht");
+    if !folder.exists() {
+        eprintln!("skipped: {} is absent (the UCI splits live in ../shared/data/uci)", folder.display());
+        return;
+    }
+    let data = UciDataset::load(&folder).expect("the shared yacht folder is well formed");
+    let (base_rmse, base_ll) = mean_predictor(&data);
+
+    let mut args = uci_example::Args::new(folder.to_string_lossy());
+    args.splits = Some(SPLITS);
+    args.epochs = Some(40);
+    args.samples = 500;
+    args.json = true;
+    let reports = uci_example::run(&args).expect("the tiny benchmark runs");
+    assert_eq!(reports.len(), 3);
+    for r in &reports {
+        eprintln!("{r:?}; training mean: rmse {base_rmse:.3} ll {base_ll:.3}");
+        assert_eq!(r.splits, SPLITS);
+        assert!(r.rmse_mean.is_finite() && r.ll_mean.is_finite(), "{r:?}");
+        assert!(
+            r.rmse_mean < base_rmse,
+            "{}: rmse {} not below the mean predictor's {base_rmse}",
+            r.method,
+            r.rmse_mean
+        );
+        assert!(r.ll_mean > base_ll, "{}: ll {} not above the mean predictor's {base_ll}", r.method, r.ll_mean);
+    }
+}
