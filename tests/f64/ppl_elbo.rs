@@ -101,8 +101,8 @@ fn auto_delta_finds_the_map_point() {
     // Gaussian posterior: the MAP point is the posterior mean; no noise in a delta guide, so
     // Adam converges to it (to its step size).
     let w = svi.guide().median().unwrap()["w"].to_vec();
-    for j in 0..D {
-        assert!((w[j] - ex.mean[j]).abs() < 1e-3, "w{j}: {} vs {}", w[j], ex.mean[j]);
+    for (j, (w, exact)) in w.iter().zip(&ex.mean).enumerate().take(D) {
+        assert!((w - exact).abs() < 1e-3, "w{j}: {w} vs {exact}");
     }
 }
 

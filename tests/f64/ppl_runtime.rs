@@ -209,8 +209,9 @@ fn log_abs_det(mut m: Vec<Vec<f64>>) -> f64 {
         out += m[c][c].abs().ln();
         for r in (c + 1)..n {
             let f = m[r][c] / m[c][c];
-            for k in c..n {
-                m[r][k] -= f * m[c][k];
+            let pivot = m[c].clone();
+            for (v, p) in m[r].iter_mut().zip(&pivot).skip(c) {
+                *v -= f * p;
             }
         }
     }
