@@ -42,7 +42,7 @@ fn mu_gradient(layer: &BayesLinear, x: Tensor<3>, y: Tensor<3>) -> Vec<f64> {
     let pred = layer.forward(x);
     let nll = gaussian_nll(pred, y.clone(), y.ones_like()).sum();
     let grads = nll.backward();
-    host(layer.weight_mu.val().grad(&grads).expect("weight_mu takes part in the loss"))
+    host(layer.weight.mu.val().grad(&grads).expect("weight.mu takes part in the loss"))
 }
 // ANCHOR_END: gradient
 

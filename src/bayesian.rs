@@ -17,6 +17,15 @@ pub enum Mode {
     Mean,
 }
 
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Sample => "sample",
+            Mode::Mean => "mean",
+        })
+    }
+}
+
 /// Summary of one layer's variational posterior, from [`Bayesian::posterior_stats`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LayerStats {

@@ -116,7 +116,7 @@ pub enum Error {
     Checkpoint {
         /// The checkpoint directory.
         path: String,
-        /// What does not fit: a tensor or layer path such as `hidden.weight_mu` or `out`, or a
+        /// What does not fit: a tensor or layer path such as `hidden.weight.mu` or `out`, or a
         /// part of the checkpoint such as `checkpoint.json` or `optimizer`.
         field: String,
         /// What the checkpoint holds there and what the model expects.

@@ -121,12 +121,42 @@ fn write<M: Module + Bayesian>(
 
 fn load_posterior<M: Module + Bayesian>(dir: &Path, manifest: &Manifest, template: M) -> Result<M> {
     let source = dir.display().to_string();
+    check_layout(&source, &manifest.tensors)?;
     check_tensors(&source, &manifest.tensors, &tensor_entries(&template))?;
     let mut states = LayerStates::new(source, manifest.layers.clone())?;
     let template = template.restore_layer_states("", &mut states)?;
     states.finish()?;
     let record = ModuleRecord::load(dir.join(MODEL_FILE)).map_err(|e| record_error(dir, MODEL_FILE, e))?;
     template.try_load_record(record).map_err(|e| record_error(dir, MODEL_FILE, e))
+}
+
+/// The tensor names of the variational layers before they held a
+/// [`MeanField`](crate::posterior::MeanField) per weight tensor, and their names now.
+const OLD_LAYOUT: [(&str, &str); 4] =
+    [("weight_mu", "weight.mu"), ("weight_rho", "weight.rho"), ("bias_mu", "bias.mu"), ("bias_rho", "bias.rho")];
+
+/// Rejects a checkpoint written before the variational tensors were renamed (`weight_mu` ->
+/// `weight.mu`, ...), naming the first old tensor, instead of reporting it as another
+/// architecture.
+fn check_layout(source: &str, saved: &[TensorEntry]) -> Result<()> {
+    for entry in saved {
+        let name = entry.path.rsplit('.').next().unwrap_or(&entry.path);
+        if let Some((old, new)) = OLD_LAYOUT.iter().find(|(old, _)| *old == name) {
+            return Err(Error::Checkpoint {
+                path: source.into(),
+                field: entry.path.clone(),
+                problem: format!(
+                    "the checkpoint has the old tensor layout: `{old}` is now `{new}` (each variational \
+                     tensor became a MeanField with `mu` and `rho`)"
+                ),
+                fix: "convert it by renaming the tensors, whose values need no change: `weight_mu`, `weight_rho`, \
+                      `bias_mu`, `bias_rho` become `weight.mu`, `weight.rho`, `bias.mu`, `bias.rho` in model.bpk \
+                      (e.g. with burn's `BurnpackStore::with_remap_pattern`, burn feature `store`) and in the \
+                      `tensors` paths of checkpoint.json",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The first difference between the tensors of the checkpoint and of the template.

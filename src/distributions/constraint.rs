@@ -2,10 +2,13 @@
 //! runs through.
 
 use burn::prelude::*;
-use burn::tensor::activation::{log_sigmoid, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::TensorData;
 
 use crate::error::{Error, Result};
+// Its derivative at exactly 0 is 1/2, which matters here: `u = 0` is a common starting point
+// for samplers.
+use crate::posterior::softplus;
 
 /// Where a site's values live, and how an unconstrained real vector is mapped onto that set.
 ///
@@ -36,14 +39,6 @@ pub enum Constraint {
     Simplex,
     /// A discrete support: no bijection to `R`.
     Discrete,
-}
-
-/// `softplus(x) = ln(1 + e^x) = -log_sigmoid(-x)`: burn's fused, overflow-safe log-sigmoid,
-/// whose backward gives the right derivative everywhere, `1/2` at exactly 0 included (the
-/// `relu(x) + log1p(exp(-|x|))` form of `posterior::softplus` differentiates to 0 there,
-/// since `relu'(0) = sign(0) = 0`, and `q = 0` is a common starting point for samplers).
-pub(crate) fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    log_sigmoid(x.neg()).neg()
 }
 
 fn discrete_error(what: &str) -> Error {

@@ -30,6 +30,25 @@ where
     p.kl(q)
 }
 
+/// `KL(N(loc_p, scale_p^2) || N(loc_q, scale_q^2)) = ln(scale_q / scale_p)
+/// + (scale_p^2 + (loc_p - loc_q)^2) / (2 scale_q^2) - 1/2`, in f64 on the host.
+///
+/// The reference for the Normal KL: the tensor forms (the elementwise [`KlDivergence`] of
+/// [`Normal`], the summed [`kl_normal_normal_sum`](crate::posterior::kl_normal_normal_sum) of the
+/// layers, the fused [`ops::kl_normal_sum`](crate::ops::kl_normal_sum) with its composed fallback
+/// and its `flex` kernel) are written for speed on tensors and tested against this function.
+///
+/// ```
+/// use bayesburn::distributions::kl_normal_f64;
+///
+/// assert_eq!(kl_normal_f64(0.0, 1.0, 0.0, 1.0), 0.0);
+/// assert!((kl_normal_f64(1.0, 1.0, 0.0, 1.0) - 0.5).abs() < 1e-15);
+/// ```
+pub fn kl_normal_f64(loc_p: f64, scale_p: f64, loc_q: f64, scale_q: f64) -> f64 {
+    let diff = loc_p - loc_q;
+    (scale_q / scale_p).ln() + (scale_p * scale_p + diff * diff) / (2.0 * scale_q * scale_q) - 0.5
+}
+
 impl<const D: usize> KlDivergence<Normal<D>, D> for Normal<D> {
     /// `ln(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2`.
     fn kl(&self, q: &Normal<D>) -> Tensor<D> {

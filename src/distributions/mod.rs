@@ -73,7 +73,7 @@ pub use categorical::Categorical;
 pub use constraint::Constraint;
 pub use delta::Delta;
 pub use half_normal::HalfNormal;
-pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, MonteCarloEstimate};
+pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, MonteCarloEstimate};
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
 pub use normal::Normal;

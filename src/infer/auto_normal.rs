@@ -10,13 +10,12 @@ use burn::tensor::{Gradients, TensorData};
 
 use super::guide::{layout_of, Guide, GuideDraw};
 use super::layout::LatentLayout;
-use crate::distributions::constraint::softplus;
 use crate::distributions::Constraint;
 use crate::distributions::Family;
 use crate::distributions::{Distribution, Normal, LN_SQRT_2PI};
 use crate::error::{check_positive, Result};
 use crate::noise;
-use crate::posterior::inverse_softplus;
+use crate::posterior::{inverse_softplus, softplus};
 use crate::ppl::ctx::Model;
 use crate::ppl::value::Values;
 

@@ -14,21 +14,20 @@
 //! [`BayesConv2d::try_forward`] rejects inputs with the wrong channel count, an empty sample or
 //! batch axis, or a spatial size smaller than the (dilated) kernel ([`Error::ShapeMismatch`]).
 
-use burn::module::Param;
+use burn::module::{Content, DisplaySettings, ModuleDisplay, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
-use super::stats::{check_sample_and_batch, StatsAccumulator};
+use super::checks::check_sample_and_batch;
 use super::Estimator;
 use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::ops;
-use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
+use crate::posterior::{layer_kl, layer_stats, MeanField, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesConv2dConfig";
 const LAYER: &str = "BayesConv2d";
@@ -99,19 +98,11 @@ impl BayesConv2dConfig {
         let [kh, kw] = self.kernel_size;
         let shape = [c_out, c_in, kh, kw];
         let fan_in = c_in * kh * kw;
-        let (bias_mu, bias_rho) = if self.bias {
-            (
-                Some(Param::from_tensor(self.init.init_mu([c_out], fan_in, device))),
-                Some(Param::from_tensor(self.init.init_rho([c_out], device))),
-            )
-        } else {
-            (None, None)
-        };
+        // The bias is drawn before the kernel, the order seeded models have always used.
+        let bias = self.bias.then(|| MeanField::from_init(&self.init, [c_out], fan_in, device));
         Ok(BayesConv2d {
-            weight_mu: Param::from_tensor(self.init.init_mu(shape, fan_in, device)),
-            weight_rho: Param::from_tensor(self.init.init_rho(shape, device)),
-            bias_mu,
-            bias_rho,
+            weight: MeanField::from_init(&self.init, shape, fan_in, device),
+            bias,
             stride: self.stride,
             dilation: self.dilation,
             padding: self.padding.clone(),
@@ -141,15 +132,13 @@ impl BayesConv2dConfig {
 /// The S kernel samples are applied in one grouped convolution (S folded into the channels,
 /// `groups = S`), never a loop over S.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct BayesConv2d {
-    /// Posterior means of the kernel, `[C_out, C_in, kh, kw]` (burn's `Conv2d` layout).
-    pub weight_mu: Param<Tensor<4>>,
-    /// Posterior `rho` of the kernel, `[C_out, C_in, kh, kw]`; `sigma = softplus(rho)`.
-    pub weight_rho: Param<Tensor<4>>,
-    /// Posterior means of the bias, `[C_out]`.
-    pub bias_mu: Option<Param<Tensor<1>>>,
-    /// Posterior `rho` of the bias, `[C_out]`.
-    pub bias_rho: Option<Param<Tensor<1>>>,
+    /// Posterior of the kernel, `[C_out, C_in, kh, kw]` (burn's `Conv2d` layout); record paths
+    /// `weight.mu`, `weight.rho`.
+    pub weight: MeanField<4>,
+    /// Posterior of the bias, `[C_out]`; record paths `bias.mu`, `bias.rho`.
+    pub bias: Option<MeanField<1>>,
     stride: [usize; 2],
     dilation: [usize; 2],
     #[module(skip)]
@@ -182,19 +171,11 @@ impl BayesConv2d {
             ));
         }
         prior.validate(CONTEXT)?;
-        let (weight_mu, weight_rho) = moped(conv.weight.val().detach(), delta)?;
-        let (bias_mu, bias_rho) = match &conv.bias {
-            Some(b) => {
-                let (mu, rho) = moped(b.val().detach(), delta)?;
-                (Some(Param::from_tensor(mu)), Some(Param::from_tensor(rho)))
-            }
-            None => (None, None),
-        };
+        let weight = MeanField::moped(conv.weight.val(), delta)?;
+        let bias = conv.bias.as_ref().map(|b| MeanField::moped(b.val(), delta)).transpose()?;
         Ok(BayesConv2d {
-            weight_mu: Param::from_tensor(weight_mu),
-            weight_rho: Param::from_tensor(weight_rho),
-            bias_mu,
-            bias_rho,
+            weight,
+            bias,
             stride: conv.stride,
             dilation: conv.dilation,
             padding: conv.padding.clone(),
@@ -206,13 +187,13 @@ impl BayesConv2d {
 
     /// Input and output channels `[C_in, C_out]`.
     pub fn channels(&self) -> [usize; 2] {
-        let [c_out, c_in, _, _] = self.weight_mu.dims();
+        let [c_out, c_in, _, _] = self.weight.dims();
         [c_in, c_out]
     }
 
     /// Kernel size `[kh, kw]`.
     pub fn kernel_size(&self) -> [usize; 2] {
-        let [_, _, kh, kw] = self.weight_mu.dims();
+        let [_, _, kh, kw] = self.weight.dims();
         [kh, kw]
     }
 
@@ -243,22 +224,12 @@ impl BayesConv2d {
         self
     }
 
-    /// Posterior standard deviations of the kernel, `[C_out, C_in, kh, kw]`.
-    pub fn weight_sigma(&self) -> Tensor<4> {
-        sigma_of_rho(self.weight_rho.val())
-    }
-
-    /// Posterior standard deviations of the bias, `[C_out]`.
-    pub fn bias_sigma(&self) -> Option<Tensor<1>> {
-        self.bias_rho.as_ref().map(|rho| sigma_of_rho(rho.val()))
-    }
-
     /// Deterministic export: the posterior-mean convolution as a plain burn [`Conv2d`] (kernel
     /// and bias `mu`, the same stride, dilation and padding), detached from the autodiff graph.
     /// It computes what this layer computes in [`Mode::Mean`] (up to float rounding: burn pads
     /// `Same` itself, this layer pads explicitly).
     pub fn to_conv2d(&self) -> Conv2d {
-        self.conv2d_with(self.weight_mu.val().detach(), self.bias_mu.as_ref().map(|b| b.val().detach()))
+        self.conv2d_with(self.weight.mu.val().detach(), self.bias.as_ref().map(|b| b.mu.val().detach()))
     }
 
     /// Deterministic export of one posterior draw (kernel and bias `mu + sigma * eps`, from
@@ -287,16 +258,8 @@ impl BayesConv2d {
     /// - weights: `[samples, C_out, C_in, kh, kw]`
     /// - bias: `[samples, C_out]`
     pub fn sample_weights(&self, samples: usize) -> (Tensor<5>, Option<Tensor<2>>) {
-        let mu = self.weight_mu.val();
-        let device = mu.device();
-        let [c_out, c_in, kh, kw] = mu.dims();
-        let eps = noise::normal([samples, c_out, c_in, kh, kw], &device);
-        let weights = ops::rsample(mu, self.weight_rho.val(), eps);
-        let bias = self.bias_mu.as_ref().zip(self.bias_rho.as_ref()).map(|(mu, rho)| {
-            let eps = noise::normal([samples, c_out], &device);
-            ops::rsample(mu.val(), rho.val(), eps)
-        });
-        (weights, bias)
+        let weights = self.weight.sample(samples);
+        (weights, self.bias.as_ref().map(|b| b.sample(samples)))
     }
 
     /// Applies given kernel samples (e.g. from [`sample_weights`](Self::sample_weights)): sample
@@ -310,7 +273,7 @@ impl BayesConv2d {
     /// [`Error::ShapeMismatch`] if the shapes do not fit together.
     pub fn forward_with_weights(&self, x: Tensor<5>, weights: Tensor<5>, bias: Option<Tensor<2>>) -> Result<Tensor<5>> {
         let [s, ..] = self.check_input(&x)?;
-        let [c_out, c_in, kh, kw] = self.weight_mu.dims();
+        let [c_out, c_in, kh, kw] = self.weight.dims();
         let expected = [s, c_out, c_in, kh, kw];
         if weights.dims() != expected {
             return Err(Error::shape(
@@ -349,10 +312,10 @@ impl BayesConv2d {
     pub fn try_forward(&self, x: Tensor<5>) -> Result<Tensor<5>> {
         let [s, n, ..] = self.check_input(&x)?;
         if self.mode == Mode::Mean {
-            return Ok(self.shared_conv(x, self.weight_mu.val(), self.bias_mu.as_ref().map(|b| b.val())));
+            return Ok(self.mean_conv(x));
         }
         let device = x.device();
-        let [c_out, c_in, kh, kw] = self.weight_mu.dims();
+        let [c_out, c_in, _, _] = self.weight.dims();
         Ok(match self.estimator {
             Estimator::Reparameterization => {
                 let (weights, bias) = self.sample_weights(s);
@@ -361,22 +324,20 @@ impl BayesConv2d {
             Estimator::Flipout => {
                 // Wen et al. 2018, eq. 4, with the signs per example and channel (broadcast over
                 // the spatial axes, as in their convolutional experiments).
-                let delta_w =
-                    ops::scaled_noise(self.weight_rho.val(), noise::normal([s, c_out, c_in, kh, kw], &device));
-                let delta_b =
-                    self.bias_rho.as_ref().map(|rho| ops::scaled_noise(rho.val(), noise::normal([s, c_out], &device)));
+                let delta_w = self.weight.perturbation(s);
+                let delta_b = self.bias.as_ref().map(|b| b.perturbation(s));
                 let sign_in = noise::rademacher([s, n, c_in, 1, 1], &device);
                 let sign_out = noise::rademacher([s, n, c_out, 1, 1], &device);
-                let mean = self.shared_conv(x.clone(), self.weight_mu.val(), self.bias_mu.as_ref().map(|b| b.val()));
+                let mean = self.mean_conv(x.clone());
                 let perturbation = self.per_sample_conv(x * sign_in, delta_w, delta_b);
                 mean + perturbation * sign_out
             }
             Estimator::LocalReparameterization => {
                 // Kingma et al. 2015, eq. 6, for a convolution: each output is a linear map of
                 // its patch, so its variance is conv(x^2, sigma^2) + b_sigma^2.
-                let mean = self.shared_conv(x.clone(), self.weight_mu.val(), self.bias_mu.as_ref().map(|b| b.val()));
-                let variance =
-                    self.shared_conv(x.square(), self.weight_sigma().square(), self.bias_sigma().map(|s| s.square()));
+                let mean = self.mean_conv(x.clone());
+                let bias_variance = self.bias.as_ref().map(|b| b.sigma().square());
+                let variance = self.shared_conv(x.square(), self.weight.sigma().square(), bias_variance);
                 let std = variance.add_scalar(VARIANCE_FLOOR).sqrt();
                 let [_, _, _, h_out, w_out] = mean.dims();
                 mean + std * noise::normal([s, n, c_out, h_out, w_out], &device)
@@ -411,6 +372,11 @@ impl BayesConv2d {
 
     fn options(&self, h: usize, w: usize, groups: usize) -> ConvOptions<2> {
         ConvOptions::new_with_padding(self.stride, self.padding_pairs(h, w), self.dilation, groups)
+    }
+
+    /// The posterior-mean kernel and bias for every sample.
+    fn mean_conv(&self, x: Tensor<5>) -> Tensor<5> {
+        self.shared_conv(x, self.weight.mu.val(), self.bias.as_ref().map(|b| b.mu.val()))
     }
 
     /// One kernel for every sample: the sample axis is folded into the batch.
@@ -463,13 +429,25 @@ impl BayesConv2d {
         }
         Ok(dims)
     }
+}
 
-    fn kl_sum(&self) -> Tensor<1> {
-        let kl = self.prior.kl_rho(self.weight_mu.val(), self.weight_rho.val());
-        match (&self.bias_mu, &self.bias_rho) {
-            (Some(mu), Some(rho)) => kl + self.prior.kl_rho(mu.val(), rho.val()),
-            _ => kl,
-        }
+impl ModuleDisplay for BayesConv2d {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new().with_new_line_after_attribute(false).optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("channels", &format!("{:?}", self.channels()))
+            .add("kernel_size", &format!("{:?}", self.kernel_size()))
+            .add("stride", &format!("{:?}", self.stride))
+            .add("dilation", &format!("{:?}", self.dilation))
+            .add("padding", &format!("{:?}", self.padding))
+            .add("bias", &self.bias.is_some())
+            .add("prior", &self.prior.to_string())
+            .add("estimator", &self.estimator.to_string())
+            .add("mode", &self.mode.to_string())
+            .optional()
     }
 }
 
@@ -489,7 +467,7 @@ fn same_padding(extent: usize, stride: usize, size: usize) -> (usize, usize) {
 impl Bayesian for BayesConv2d {
     /// `KL(q || p)` summed over every kernel weight and bias, shape `[1]`; always `Some`.
     fn kl(&self) -> Option<Tensor<1>> {
-        Some(self.kl_sum())
+        Some(layer_kl(&self.prior, &self.weight, self.bias.as_ref()))
     }
 
     fn with_mode(self, mode: Mode) -> Self {
@@ -497,12 +475,7 @@ impl Bayesian for BayesConv2d {
     }
 
     fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
-        let mut acc = StatsAccumulator::default();
-        acc.add(&self.prior, self.weight_mu.val(), self.weight_sigma());
-        if let (Some(mu), Some(sigma)) = (&self.bias_mu, self.bias_sigma()) {
-            acc.add(&self.prior, mu.val(), sigma);
-        }
-        out.push(acc.finish(join_path(prefix, "")));
+        out.push(layer_stats(join_path(prefix, ""), &self.prior, &self.weight, self.bias.as_ref()));
     }
 
     fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
@@ -551,8 +524,8 @@ mod tests {
         let x: Tensor<4> = noise::with_seed(1, || noise::normal([2, 2, 4, 4], &device));
         let expected = conv2d(
             x.clone(),
-            layer.weight_mu.val(),
-            layer.bias_mu.as_ref().map(|b| b.val()),
+            layer.weight.mu.val(),
+            layer.bias.as_ref().map(|b| b.mu.val()),
             ConvOptions::new_with_padding([1, 1], [(1, 0), (0, 1)], [1, 1], 1),
         );
         let got = layer.forward(x.unsqueeze::<5>().repeat_dim(0, 3));

@@ -13,6 +13,7 @@
 //! # Errors
 //! [`McDropoutConfig::try_init`] rejects `p` outside `[0, 1)` ([`Error::InvalidParameter`]).
 
+use burn::module::{Content, DisplaySettings, ModuleDisplay};
 use burn::prelude::*;
 
 use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
@@ -58,6 +59,7 @@ impl McDropoutConfig {
 /// Monte-Carlo dropout: multiplies by a Bernoulli(1 - p) mask scaled by `1 / (1 - p)`, at
 /// training and at prediction time. Built with [`McDropoutConfig`].
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct McDropout {
     p: f64,
     #[module(skip)]
@@ -95,6 +97,16 @@ impl McDropout {
         // `1 / keep` in f32, as `bernoulli(..).div_scalar(keep)` computed it.
         let (threshold, scale) = noise::dropout_params(self.p);
         ops::dropout(x, noise::next_seed(), threshold, scale)
+    }
+}
+
+impl ModuleDisplay for McDropout {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new().with_new_line_after_attribute(false).optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content.add("p", &self.p).add("mode", &self.mode.to_string()).optional()
     }
 }
 

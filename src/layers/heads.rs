@@ -21,12 +21,12 @@
 //! - [`GaussianOutput`]: `mean`, `var` `[S, N, d_output]`
 //! - [`ClassificationOutput`]: `logits` `[S, N, K]`, `var` `[S, N, K]` or `[S, N, 1]`
 
-use burn::module::Param;
+use burn::module::{Content, DisplaySettings, ModuleDisplay, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::stats::check_sample_and_batch;
+use super::checks::check_sample_and_batch;
 use super::{BayesLinear, BayesLinearConfig, Estimator};
 use crate::bayesian::{Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerState, LayerStates};
@@ -228,6 +228,7 @@ impl GaussianHeadConfig {
 /// - input: `[S, N, d_input]`
 /// - output: [`GaussianOutput`] with `mean`, `var` `[S, N, d_output]`
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct GaussianHead {
     /// The linear map `d_input -> 2 d_output` (means first, then raw variances).
     pub projection: HeadProjection,
@@ -273,6 +274,21 @@ impl GaussianHead {
     /// With the text of the [`Error::ShapeMismatch`] `try_forward` would return.
     pub fn forward(&self, x: Tensor<3>) -> GaussianOutput {
         self.try_forward(x).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl ModuleDisplay for GaussianHead {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new().with_new_line_after_attribute(false).optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.projection.d_input())
+            .add("d_output", &self.d_output)
+            .add("min_variance", &self.min_variance)
+            .add("projection", &self.projection)
+            .optional()
     }
 }
 
@@ -391,6 +407,7 @@ impl ClassificationHeadConfig {
 /// - input: `[S, N, d_input]`
 /// - output: [`ClassificationOutput`], `logits` `[S, N, K]`, `var` `[S, N, K]` or `[S, N, 1]`
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct ClassificationHead {
     /// The linear map `d_input -> K + n_var` (logits first, then raw variances).
     pub projection: HeadProjection,
@@ -441,6 +458,22 @@ impl ClassificationHead {
     /// With the text of the [`Error::ShapeMismatch`] `try_forward` would return.
     pub fn forward(&self, x: Tensor<3>) -> ClassificationOutput {
         self.try_forward(x).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl ModuleDisplay for ClassificationHead {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new().with_new_line_after_attribute(false).optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.projection.d_input())
+            .add("n_classes", &self.n_classes)
+            .add("variance", &format!("{:?}", self.variance()))
+            .add("min_variance", &self.min_variance)
+            .add("projection", &self.projection)
+            .optional()
     }
 }
 

@@ -13,18 +13,18 @@
 //! ([`Error::InvalidParameter`]); [`BayesLinear::try_forward`] rejects an input whose last axis is
 //! not `d_input` or whose sample or batch axis is empty ([`Error::ShapeMismatch`]).
 
-use burn::module::Param;
+use burn::module::{Content, DisplaySettings, ModuleDisplay, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
 
-use super::stats::{check_sample_and_batch, StatsAccumulator};
+use super::checks::check_sample_and_batch;
 use super::Estimator;
 use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
 use crate::ops;
-use crate::posterior::{moped, sigma_of_rho, PosteriorInit, Prior};
+use crate::posterior::{layer_kl, layer_stats, MeanField, PosteriorInit, Prior};
 
 const CONFIG: &str = "BayesLinearConfig";
 const LAYER: &str = "BayesLinear";
@@ -65,20 +65,12 @@ impl BayesLinearConfig {
         check_nonzero(CONFIG, "d_output", self.d_output, "a layer needs at least one output feature")?;
         self.prior.validate(CONFIG)?;
         self.init.validate(CONFIG)?;
-        let shape = [self.d_input, self.d_output];
-        let (bias_mu, bias_rho) = if self.bias {
-            (
-                Some(Param::from_tensor(self.init.init_mu([self.d_output], self.d_input, device))),
-                Some(Param::from_tensor(self.init.init_rho([self.d_output], device))),
-            )
-        } else {
-            (None, None)
-        };
+        // The bias is drawn before the weights: the order of the seeded draws, kept so that
+        // seeded models start from the same values as they always have.
+        let bias = self.bias.then(|| MeanField::from_init(&self.init, [self.d_output], self.d_input, device));
         Ok(BayesLinear {
-            weight_mu: Param::from_tensor(self.init.init_mu(shape, self.d_input, device)),
-            weight_rho: Param::from_tensor(self.init.init_rho(shape, device)),
-            bias_mu,
-            bias_rho,
+            weight: MeanField::from_init(&self.init, [self.d_input, self.d_output], self.d_input, device),
+            bias,
             prior: self.prior,
             estimator: self.estimator,
             mode: Mode::Sample,
@@ -106,15 +98,13 @@ impl BayesLinearConfig {
 /// The S posterior samples are drawn in one batched call (e.g. one batched matmul
 /// `[S, N, d_input] @ [S, d_input, d_output]`), never a loop over S.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct BayesLinear {
-    /// Posterior means of the weights, `[d_input, d_output]` (burn's `Linear` layout).
-    pub weight_mu: Param<Tensor<2>>,
-    /// Posterior `rho` of the weights, `[d_input, d_output]`; `sigma = softplus(rho)`.
-    pub weight_rho: Param<Tensor<2>>,
-    /// Posterior means of the bias, `[d_output]`.
-    pub bias_mu: Option<Param<Tensor<1>>>,
-    /// Posterior `rho` of the bias, `[d_output]`.
-    pub bias_rho: Option<Param<Tensor<1>>>,
+    /// Posterior of the weights, `[d_input, d_output]` (burn's `Linear` layout); record paths
+    /// `weight.mu`, `weight.rho`.
+    pub weight: MeanField<2>,
+    /// Posterior of the bias, `[d_output]`; record paths `bias.mu`, `bias.rho`.
+    pub bias: Option<MeanField<1>>,
     #[module(skip)]
     prior: Prior,
     #[module(skip)]
@@ -132,23 +122,9 @@ impl BayesLinear {
     pub fn from_linear(linear: &Linear, delta: f64, prior: Prior) -> Result<BayesLinear> {
         prior.validate("BayesLinear::from_linear")?;
         // burn's Linear stores its weight as [d_input, d_output] whatever its layout, like ours.
-        let (weight_mu, weight_rho) = moped(linear.weight.val().detach(), delta)?;
-        let (bias_mu, bias_rho) = match &linear.bias {
-            Some(b) => {
-                let (mu, rho) = moped(b.val().detach(), delta)?;
-                (Some(Param::from_tensor(mu)), Some(Param::from_tensor(rho)))
-            }
-            None => (None, None),
-        };
-        Ok(BayesLinear {
-            weight_mu: Param::from_tensor(weight_mu),
-            weight_rho: Param::from_tensor(weight_rho),
-            bias_mu,
-            bias_rho,
-            prior,
-            estimator: Estimator::default(),
-            mode: Mode::Sample,
-        })
+        let weight = MeanField::moped(linear.weight.val(), delta)?;
+        let bias = linear.bias.as_ref().map(|b| MeanField::moped(b.val(), delta)).transpose()?;
+        Ok(BayesLinear { weight, bias, prior, estimator: Estimator::default(), mode: Mode::Sample })
     }
 
     /// Deterministic export: the posterior-mean layer as a plain burn [`Linear`] (weights `mu`,
@@ -169,8 +145,8 @@ impl BayesLinear {
     /// ```
     pub fn to_linear(&self) -> Linear {
         Linear {
-            weight: Param::from_tensor(self.weight_mu.val().detach()),
-            bias: self.bias_mu.as_ref().map(|b| Param::from_tensor(b.val().detach())),
+            weight: Param::from_tensor(self.weight.mu.val().detach()),
+            bias: self.bias.as_ref().map(|b| Param::from_tensor(b.mu.val().detach())),
         }
     }
 
@@ -186,12 +162,12 @@ impl BayesLinear {
 
     /// Number of input features.
     pub fn d_input(&self) -> usize {
-        self.weight_mu.dims()[0]
+        self.weight.dims()[0]
     }
 
     /// Number of output features.
     pub fn d_output(&self) -> usize {
-        self.weight_mu.dims()[1]
+        self.weight.dims()[1]
     }
 
     /// The weight prior.
@@ -221,16 +197,6 @@ impl BayesLinear {
         self
     }
 
-    /// Posterior standard deviations of the weights, `softplus(weight_rho)`, `[d_input, d_output]`.
-    pub fn weight_sigma(&self) -> Tensor<2> {
-        sigma_of_rho(self.weight_rho.val())
-    }
-
-    /// Posterior standard deviations of the bias, `[d_output]`.
-    pub fn bias_sigma(&self) -> Option<Tensor<1>> {
-        self.bias_rho.as_ref().map(|rho| sigma_of_rho(rho.val()))
-    }
-
     /// Draws `samples` independent weight matrices and biases from the posterior
     /// (`w = mu + sigma * eps`).
     ///
@@ -238,16 +204,8 @@ impl BayesLinear {
     /// - weights: `[samples, d_input, d_output]`
     /// - bias: `[samples, d_output]`
     pub fn sample_weights(&self, samples: usize) -> (Tensor<3>, Option<Tensor<2>>) {
-        let mu = self.weight_mu.val();
-        let device = mu.device();
-        let [d_input, d_output] = mu.dims();
-        let eps = noise::normal([samples, d_input, d_output], &device);
-        let weights = ops::rsample(mu, self.weight_rho.val(), eps);
-        let bias = self.bias_mu.as_ref().zip(self.bias_rho.as_ref()).map(|(mu, rho)| {
-            let eps = noise::normal([samples, d_output], &device);
-            ops::rsample(mu.val(), rho.val(), eps)
-        });
-        (weights, bias)
+        let weights = self.weight.sample(samples);
+        (weights, self.bias.as_ref().map(|b| b.sample(samples)))
     }
 
     /// Applies given weight samples (e.g. from [`sample_weights`](Self::sample_weights)): sample
@@ -346,13 +304,12 @@ impl BayesLinear {
                 // Wen et al. 2018, eq. 4: one perturbation per sample, decorrelated across
                 // examples by per-example Rademacher signs on its input and output side. The bias
                 // perturbation joins before the output flip, so it is decorrelated too.
-                let d_input = self.d_input();
-                let delta_w = ops::scaled_noise(self.weight_rho.val(), noise::normal([s, d_input, d_output], &device));
-                let sign_in = noise::rademacher([s, n, d_input], &device);
+                let delta_w: Tensor<3> = self.weight.perturbation(s);
+                let sign_in = noise::rademacher([s, n, self.d_input()], &device);
                 let sign_out = noise::rademacher([s, n, d_output], &device);
                 let mut perturbation = (x.clone() * sign_in).matmul(delta_w);
-                if let Some(rho) = &self.bias_rho {
-                    let delta_b = ops::scaled_noise(rho.val(), noise::normal([s, d_output], &device));
+                if let Some(bias) = &self.bias {
+                    let delta_b: Tensor<2> = bias.perturbation(s);
                     perturbation = perturbation + delta_b.unsqueeze_dim::<3>(1);
                 }
                 self.mean_output(x) + perturbation * sign_out
@@ -360,10 +317,10 @@ impl BayesLinear {
             Estimator::LocalReparameterization => {
                 // Kingma et al. 2015, eq. 6: the pre-activation given x is Normal with these
                 // moments, so sample it directly with independent noise per example.
-                let sigma = self.weight_sigma();
+                let sigma = self.weight.sigma();
                 let mut variance = x.clone().square().matmul(sigma.square().unsqueeze::<3>());
-                if let Some(b_sigma) = self.bias_sigma() {
-                    variance = variance + b_sigma.square().unsqueeze::<3>();
+                if let Some(bias) = &self.bias {
+                    variance = variance + bias.sigma().square().unsqueeze::<3>();
                 }
                 let std = variance.add_scalar(VARIANCE_FLOOR).sqrt();
                 self.mean_output(x) + std * noise::normal([s, n, d_output], &device)
@@ -385,9 +342,9 @@ impl BayesLinear {
 
     /// `x @ mu + b_mu`, broadcast over the sample axis.
     fn mean_output(&self, x: Tensor<3>) -> Tensor<3> {
-        let out = x.matmul(self.weight_mu.val().unsqueeze::<3>());
-        match &self.bias_mu {
-            Some(b) => out + b.val().unsqueeze::<3>(),
+        let out = x.matmul(self.weight.mu.val().unsqueeze::<3>());
+        match &self.bias {
+            Some(b) => out + b.mu.val().unsqueeze::<3>(),
             None => out,
         }
     }
@@ -408,20 +365,29 @@ impl BayesLinear {
         check_sample_and_batch(LAYER, &dims, &expected)?;
         Ok(dims)
     }
+}
 
-    fn kl_sum(&self) -> Tensor<1> {
-        let kl = self.prior.kl_rho(self.weight_mu.val(), self.weight_rho.val());
-        match (&self.bias_mu, &self.bias_rho) {
-            (Some(mu), Some(rho)) => kl + self.prior.kl_rho(mu.val(), rho.val()),
-            _ => kl,
-        }
+impl ModuleDisplay for BayesLinear {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new().with_new_line_after_attribute(false).optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.d_input())
+            .add("d_output", &self.d_output())
+            .add("bias", &self.bias.is_some())
+            .add("prior", &self.prior.to_string())
+            .add("estimator", &self.estimator.to_string())
+            .add("mode", &self.mode.to_string())
+            .optional()
     }
 }
 
 impl Bayesian for BayesLinear {
     /// `KL(q || p)` summed over every weight and bias, shape `[1]`; always `Some`.
     fn kl(&self) -> Option<Tensor<1>> {
-        Some(self.kl_sum())
+        Some(layer_kl(&self.prior, &self.weight, self.bias.as_ref()))
     }
 
     fn with_mode(self, mode: Mode) -> Self {
@@ -429,12 +395,7 @@ impl Bayesian for BayesLinear {
     }
 
     fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
-        let mut acc = StatsAccumulator::default();
-        acc.add(&self.prior, self.weight_mu.val(), self.weight_sigma());
-        if let (Some(mu), Some(sigma)) = (&self.bias_mu, self.bias_sigma()) {
-            acc.add(&self.prior, mu.val(), sigma);
-        }
-        out.push(acc.finish(join_path(prefix, "")));
+        out.push(layer_stats(join_path(prefix, ""), &self.prior, &self.weight, self.bias.as_ref()));
     }
 
     fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
@@ -460,12 +421,12 @@ mod tests {
     fn shapes_and_parameters() {
         let device = Device::flex();
         let layer = BayesLinearConfig::new(3, 2).init(&device);
-        assert_eq!(layer.weight_mu.dims(), [3, 2]);
-        assert_eq!(layer.bias_mu.as_ref().unwrap().dims(), [2]);
+        assert_eq!(layer.weight.dims(), [3, 2]);
+        assert_eq!(layer.bias.as_ref().unwrap().dims(), [2]);
         let out = layer.forward(Tensor::zeros([4, 5, 3], &device));
         assert_eq!(out.dims(), [4, 5, 2]);
         let no_bias = BayesLinearConfig::new(3, 2).with_bias(false).init(&device);
-        assert!(no_bias.bias_mu.is_none() && no_bias.bias_rho.is_none());
+        assert!(no_bias.bias.is_none());
     }
 
     #[test]
@@ -473,7 +434,7 @@ mod tests {
         let device = Device::flex();
         let layer = BayesLinearConfig::new(2, 2).init(&device);
         let expected = (-5.0f64).exp().ln_1p() as f32;
-        for v in values(layer.weight_sigma()) {
+        for v in values(layer.weight.sigma()) {
             assert!((v - expected).abs() < 1e-6 * expected.max(1.0), "{v} vs {expected}");
         }
     }
@@ -482,8 +443,8 @@ mod tests {
     fn mean_mode_is_x_mu_plus_b() {
         let device = Device::flex();
         let mut layer = BayesLinearConfig::new(2, 1).init(&device).with_mode(Mode::Mean);
-        layer.weight_mu = Param::from_tensor(Tensor::from_data([[2.0], [-1.0]], &device));
-        layer.bias_mu = Some(Param::from_tensor(Tensor::from_data([0.5], &device)));
+        layer.weight.mu = Param::from_tensor(Tensor::from_data([[2.0], [-1.0]], &device));
+        layer.bias.as_mut().unwrap().mu = Param::from_tensor(Tensor::from_data([0.5], &device));
         let x = Tensor::<3>::from_data([[[1.0, 3.0]], [[0.0, 1.0]]], &device);
         // 1*2 + 3*(-1) + 0.5 = -0.5; 0*2 + 1*(-1) + 0.5 = -0.5
         assert_eq!(values(layer.forward(x)), vec![-0.5, -0.5]);
@@ -500,7 +461,7 @@ mod tests {
             .with_mode(Mode::Mean)
             .valid();
         assert_eq!((layer.estimator(), layer.mode(), layer.prior()), (Estimator::Flipout, Mode::Mean, prior));
-        assert!(!layer.weight_mu.val().device().is_autodiff());
+        assert!(!layer.weight.mu.val().device().is_autodiff());
     }
 
     #[test]

@@ -14,12 +14,12 @@
 //! All layers implement [`Bayesian`](crate::Bayesian): `kl()` (exact sum, or `None` for
 //! dropout), `with_mode(Mode::Mean)` and `posterior_stats()`.
 
+mod checks;
 mod conv2d;
 mod dropout;
 mod estimator;
 mod heads;
 mod linear;
-mod stats;
 
 pub use conv2d::{BayesConv2d, BayesConv2dConfig};
 pub use dropout::{McDropout, McDropoutConfig};

@@ -23,7 +23,8 @@ pub(crate) fn available(device: &Device) -> bool {
     }
 }
 
-/// `log1p(exp(min(rho, 80)))`.
+/// `log1p(exp(min(rho, 80)))`, as [`sigma_of_rho`](crate::posterior::sigma_of_rho) (reference:
+/// [`softplus_f64`](crate::posterior::softplus_f64) of the clamped `rho`).
 pub(super) fn sigma<B: Backend>(rho: FloatTensor<B>) -> FloatTensor<B> {
     B::float_log1p(B::float_exp(B::float_clamp_max(rho, Scalar::from(SIGMA_RHO_MAX))))
 }
@@ -109,7 +110,9 @@ pub(super) fn kl_drho_composed<B: Backend>(rho: FloatTensor<B>, inv_var: f64) ->
     B::float_mul(d, B::sigmoid(rho))
 }
 
-/// The Normal KL sum as primitive operations.
+/// The Normal KL sum as primitive operations, the same expression as
+/// [`kl_normal_normal_sum`](crate::posterior::kl_normal_normal_sum) (reference:
+/// [`kl_normal_f64`](crate::distributions::kl_normal_f64)).
 pub(super) fn kl_sum_composed<B: Backend>(
     mu: FloatTensor<B>,
     rho: FloatTensor<B>,

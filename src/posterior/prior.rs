@@ -36,6 +36,19 @@ impl Default for Prior {
     }
 }
 
+impl std::fmt::Display for Prior {
+    /// `N(loc, scale^2)` as `Normal(loc, scale)`, the mixture as
+    /// `ScaleMixture(pi, sigma1, sigma2)`: what a layer's display shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Prior::Normal { loc, scale } => write!(f, "Normal(loc={loc}, scale={scale})"),
+            Prior::ScaleMixture { pi, sigma1, sigma2 } => {
+                write!(f, "ScaleMixture(pi={pi}, sigma1={sigma1}, sigma2={sigma2})")
+            }
+        }
+    }
+}
+
 impl Prior {
     /// The standard normal prior `N(0, 1)`.
     pub fn standard_normal() -> Self {

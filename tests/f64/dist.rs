@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use bayesburn::distributions::{
-    kl, kl_monte_carlo, kl_monte_carlo_with_error, Bernoulli, Categorical, Distribution, Entropy, HalfNormal,
-    KlDivergence, Laplace, LogNormal, Normal, Rsample, ScaleMixtureNormal, StudentT,
+    kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, Bernoulli, Categorical, Distribution, Entropy,
+    HalfNormal, KlDivergence, Laplace, LogNormal, Normal, Rsample, ScaleMixtureNormal, StudentT,
 };
 use bayesburn::{noise, Error};
 use burn::prelude::*;
@@ -542,6 +542,8 @@ fn normal_kl_matches_monte_carlo() {
     for j in 0..3 {
         let want = (sq[j] / sp[j]).ln() + (sp[j].powi(2) + (lp[j] - lq[j]).powi(2)) / (2.0 * sq[j].powi(2)) - 0.5;
         assert_rel(closed[j], want, 1e-12, "Normal KL textbook formula");
+        // The f64 reference the fast forms are tested against (`tests/it/fused.rs`).
+        assert_rel(kl_normal_f64(lp[j], sp[j], lq[j], sq[j]), want, 1e-12, "kl_normal_f64");
     }
     let estimate = noise::with_seed(100, || host(kl_monte_carlo(&p, &q, N_KL).unwrap()));
     let (pn, qn) = (

@@ -9,9 +9,8 @@ use std::sync::OnceLock;
 
 use bayesburn::layers::{BayesLinear, BayesLinearConfig};
 use bayesburn::objective::{gaussian_nll, Elbo, KlSchedule};
-use bayesburn::posterior::Prior;
+use bayesburn::posterior::{MeanField, Prior};
 use bayesburn::{noise, Bayesian, Error};
-use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::FloatDType;
 
@@ -48,8 +47,7 @@ fn layer(device: &Device) -> BayesLinear {
     });
     let mu = f64_tensor(&[0.3, -0.2, 0.5, 0.1, -0.4, 0.25], device);
     let rho = f64_tensor(&[-1.0, -0.5, -2.0, 0.1, -1.5, -0.7], device);
-    l.weight_mu = Param::from_tensor(mu);
-    l.weight_rho = Param::from_tensor(rho);
+    l.weight = MeanField::new(mu, rho);
     l
 }
 
@@ -143,17 +141,16 @@ fn gradients_match_central_finite_differences() {
     let (xa, ya) = data(&ad);
     let loss = loss_of(&l_ad, xa, ya, &elbo);
     let grads = loss.backward();
-    let g_mu = vec_of(l_ad.weight_mu.val().grad(&grads).expect("mu has a gradient"));
-    let g_rho = vec_of(l_ad.weight_rho.val().grad(&grads).expect("rho has a gradient"));
+    let g_mu = vec_of(l_ad.weight.mu.val().grad(&grads).expect("mu has a gradient"));
+    let g_rho = vec_of(l_ad.weight.rho.val().grad(&grads).expect("rho has a gradient"));
 
     // Central differences, h = 1e-5: truncation error O(h^2 f''') ~ 1e-10, rounding ~ 1e-16/h.
     let h = 1e-5;
-    let mu0 = vec_of(base.weight_mu.val());
-    let rho0 = vec_of(base.weight_rho.val());
+    let mu0 = vec_of(base.weight.mu.val());
+    let rho0 = vec_of(base.weight.rho.val());
     let with = |mu: &[f64], rho: &[f64]| {
         let mut l = base.clone();
-        l.weight_mu = Param::from_tensor(f64_tensor(mu, &device));
-        l.weight_rho = Param::from_tensor(f64_tensor(rho, &device));
+        l.weight = MeanField::new(f64_tensor(mu, &device), f64_tensor(rho, &device));
         scalar(loss_of(&l, x.clone(), y.clone(), &elbo))
     };
     for i in 0..6 {
@@ -171,7 +168,7 @@ fn gradients_match_central_finite_differences() {
     // The KL part alone has a closed-form gradient in mu: (mu - loc) / scale^2.
     let l = layer(&ad);
     let kl_grads = l.kl().unwrap().backward();
-    let g = vec_of(l.weight_mu.val().grad(&kl_grads).unwrap());
+    let g = vec_of(l.weight.mu.val().grad(&kl_grads).unwrap());
     for (gi, mi) in g.iter().zip(&mu0) {
         let exact = (mi - 0.1) / (0.7 * 0.7);
         // burn passes scalar operands (loc, 2 scale^2) at f32 precision: ~1e-7 relative.

@@ -53,8 +53,8 @@ fn parameters<M: Module>(model: &M) -> Vec<Vec<u32>> {
 
 /// Sets every `rho` to a random value so the saved posterior is not the initial constant.
 fn spread(mut layer: BayesLinear) -> BayesLinear {
-    let device = layer.weight_mu.val().device();
-    layer.weight_rho = Param::from_tensor(noise::uniform(layer.weight_rho.dims(), -4.0, -1.0, &device));
+    let device = layer.weight.mu.val().device();
+    layer.weight.rho = Param::from_tensor(noise::uniform(layer.weight.dims(), -4.0, -1.0, &device));
     layer
 }
 
@@ -120,7 +120,7 @@ fn a_moped_layer_survives_with_its_data_dependent_posterior_and_prior() {
     assert_eq!((loaded.prior(), loaded.estimator()), (prior, Estimator::Flipout));
     assert_eq!(fingerprint(&loaded, &x), fingerprint(&layer, &x));
     // sigma = delta |w| came back too (the template's rho was the constant -5).
-    assert_eq!(bits(loaded.weight_sigma()), bits(layer.weight_sigma()));
+    assert_eq!(bits(loaded.weight.sigma()), bits(layer.weight.sigma()));
 }
 
 #[test]
@@ -349,17 +349,17 @@ fn mismatched_checkpoints_are_typed_errors_naming_the_field() {
     let err = load(NetConfig { width: 16, ..NetConfig::new() });
     println!("{err}");
     let (field, problem) = checkpoint_error(err);
-    assert_eq!(field, "blocks.0.weight_mu");
+    assert_eq!(field, "blocks.0.weight.mu");
     assert!(problem.contains("[1, 8]") && problem.contains("[1, 16]"), "{problem}");
 
     // Other architecture: one more layer in the template, or one fewer.
     let err = load(NetConfig { depth: 3, ..NetConfig::new() });
     println!("{err}");
     let (field, problem) = checkpoint_error(err);
-    assert_eq!(field, "blocks.2.weight_mu");
+    assert_eq!(field, "blocks.2.weight.mu");
     assert!(problem.contains("the checkpoint none"), "{problem}");
     let (field, _) = checkpoint_error(load(NetConfig { depth: 1, ..NetConfig::new() }));
-    assert_eq!(field, "blocks.1.weight_mu");
+    assert_eq!(field, "blocks.1.weight.mu");
 
     // A stochastic layer the template lacks (no tensors, so only the layer states show it).
     let err = load(NetConfig { dropout: false, ..NetConfig::new() });
@@ -384,6 +384,55 @@ fn mismatched_checkpoints_are_typed_errors_naming_the_field() {
     let (field, problem) = checkpoint_error(err);
     assert_eq!(field, "(the model itself)");
     assert!(problem.contains("stride"), "{problem}");
+}
+
+/// `BayesLinear` as it was recorded before its weights became `MeanField`s: the same tensors
+/// under the names `weight_mu`, `weight_rho`, `bias_mu`, `bias_rho`.
+#[derive(Module, Debug)]
+struct OldBayesLinear {
+    weight_mu: Param<Tensor<2>>,
+    weight_rho: Param<Tensor<2>>,
+    bias_mu: Option<Param<Tensor<1>>>,
+    bias_rho: Option<Param<Tensor<1>>>,
+}
+
+#[test]
+fn a_checkpoint_in_the_old_tensor_layout_is_rejected_with_how_to_convert() {
+    let device = Device::flex();
+    let dir = TempDir::new("old-layout");
+    let layer = spread(BayesLinearConfig::new(3, 2).init(&device));
+    checkpoint::save_model(&dir.0, &layer).unwrap();
+    // Rewrite it as the old layout wrote it: model.bpk under the old names, and the old names
+    // in the manifest's tensor list.
+    let old = OldBayesLinear {
+        weight_mu: layer.weight.mu.clone(),
+        weight_rho: layer.weight.rho.clone(),
+        bias_mu: layer.bias.as_ref().map(|b| b.mu.clone()),
+        bias_rho: layer.bias.as_ref().map(|b| b.rho.clone()),
+    };
+    old.save_file(dir.0.join("model.bpk")).unwrap();
+    let manifest = dir.0.join("checkpoint.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("\"weight.mu\"") && text.contains("\"bias.rho\""), "{text}");
+    let renamed =
+        [("weight.mu", "weight_mu"), ("weight.rho", "weight_rho"), ("bias.mu", "bias_mu"), ("bias.rho", "bias_rho")]
+            .iter()
+            .fold(text, |t, (new, old)| t.replace(&format!("\"{new}\""), &format!("\"{old}\"")));
+    std::fs::write(&manifest, renamed).unwrap();
+
+    let err = checkpoint::load_model(&dir.0, BayesLinearConfig::new(3, 2).init(&device)).unwrap_err();
+    println!("{err}");
+    match &err {
+        Error::Checkpoint { field, problem, fix, .. } => {
+            assert_eq!(field, "weight_mu");
+            assert!(problem.contains("`weight_mu` is now `weight.mu`"), "{problem}");
+            assert!(
+                fix.contains("`bias_rho`") && fix.contains("`bias.rho`") && fix.contains("checkpoint.json"),
+                "{fix}"
+            );
+        }
+        other => panic!("expected Error::Checkpoint, got {other}"),
+    }
 }
 
 #[test]

@@ -1,13 +1,20 @@
-//! The fused Gaussian-weight operations (`ops`) against closed forms computed here in
-//! f64 on the host: values and gradients of `rsample`, `scaled_noise` and `kl_normal_sum`, on
-//! the autodiff device (the fused backward passes) and without autodiff (the forward kernels).
+//! The fused Gaussian-weight operations (`ops`) against closed forms computed in f64 on the
+//! host: values and gradients of `rsample`, `scaled_noise` and `kl_normal_sum`, on the autodiff
+//! device (the fused backward passes) and without autodiff (the forward kernels). Softplus and
+//! the Normal KL have one f64 reference each ([`softplus_f64`], [`kl_normal_f64`], themselves
+//! checked against the textbook forms in `tests/f64/dist.rs` and `src/posterior/gaussian.rs`);
+//! every tensor form of them is checked against it here: the `flex` kernels (contiguous f32
+//! input), the composed fallback of the backend extension (a strided view, which the kernels
+//! leave to it), the tensor forms of `posterior` and `distributions`, and [`MeanField`].
 //!
 //! Tolerance: the operations run in f32, so each value and gradient must agree with the f64
 //! reference to `1e-5 * (1 + |reference| + its largest summand)`, a few f32 ulps of every term
 //! (a sum over S samples or over all elements adds at most a few ulps of its largest summand).
 
 use crate::support::{device, host};
+use bayesburn::distributions::{kl, kl_normal_f64, Normal};
 use bayesburn::ops;
+use bayesburn::posterior::{kl_normal_normal_sum, sigma_of_rho, softplus, softplus_f64, MeanField, SIGMA_RHO_MAX};
 use bayesburn::prelude::*;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -27,10 +34,6 @@ fn uniform(n: usize, low: f64, high: f64, seed: u64) -> Vec<f64> {
     noise::with_seed(seed, || {
         noise::with_rng(|rng| (0..n).map(|_| (low + (high - low) * rng.random::<f64>()) as f32 as f64).collect())
     })
-}
-
-fn softplus(r: f64) -> f64 {
-    r.max(0.0) + (-r.abs()).exp().ln_1p()
 }
 
 fn sigmoid(r: f64) -> f64 {
@@ -70,7 +73,7 @@ fn check_rsample(s: usize, with_mu: bool, seed: u64) {
     for k in 0..s {
         for j in 0..p {
             let i = k * p + j;
-            want_out[i] = if with_mu { mu_v[j] } else { 0.0 } + softplus(rho_v[j]) * eps_v[i];
+            want_out[i] = if with_mu { mu_v[j] } else { 0.0 } + softplus_f64(rho_v[j]) * eps_v[i];
             want_dmu[j] += c_v[i];
             let term = c_v[i] * eps_v[i] * sigmoid(rho_v[j]);
             want_drho[j] += term;
@@ -117,9 +120,9 @@ fn kl_normal_sum_value_and_gradients_match_the_closed_form() {
         let mut largest: f64 = 0.0;
         let (mut dmu, mut drho, mut scale_drho) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
         for j in 0..n {
-            let sigma = softplus(rho_v[j]);
+            let sigma = softplus_f64(rho_v[j]);
             let diff = mu_v[j] - loc;
-            let term = (scale / sigma).ln() + (sigma * sigma + diff * diff) / (2.0 * scale * scale) - 0.5;
+            let term = kl_normal_f64(mu_v[j], sigma, loc, scale);
             want += term;
             largest = largest.max(term.abs()).max((scale / sigma).ln().abs());
             dmu[j] = diff / (scale * scale);
@@ -232,4 +235,117 @@ fn dropout_is_the_same_with_and_without_autodiff() {
     assert!((kept - 0.7).abs() <= 4.0 * (0.21f64 / n).sqrt(), "kept share {kept}");
     let scale = (1.0f32 / 0.7f32) as f64;
     assert!(plain.iter().all(|&v| v == 0.0 || v == scale));
+}
+
+/// `values` as a `[rows, cols]` tensor that is the transpose of a contiguous `[cols, rows]` one:
+/// a strided view, which the `flex` kernels decline, so the extension's composed fallback runs.
+fn strided(values: &[f64], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    let mut transposed = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            transposed[c * rows + r] = values[r * cols + c];
+        }
+    }
+    tensor(&transposed, [cols, rows], device).transpose()
+}
+
+/// Points where softplus is delicate: far negative (`sigma ~ e^rho`), around 0, large, and both
+/// sides of the clamp of `sigma_of_rho` at 80; then a spread from a seeded stream.
+fn rho_edges(seed: u64) -> Vec<f64> {
+    let mut rho = vec![-30.0, -12.5, -1.0, 0.0, 0.001, 1.0, 15.0, 79.5, 80.0, 80.5, 100.0, 1000.0];
+    rho.extend(uniform(36, -20.0, 100.0, seed));
+    rho
+}
+
+/// Tolerance of an f32 softplus: `exp` and `log1p` are each within an ulp and `log1p`'s
+/// condition number is at most 1, so a few ulps of the value; 8 ulps (`2^-23 * 8 ~ 1e-6`)
+/// relative. The reference is positive everywhere here.
+#[track_caller]
+fn assert_softplus(what: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-6 * w, "{what}[{i}]: got {g}, want {w}");
+    }
+}
+
+#[test]
+fn every_softplus_form_matches_the_f64_reference() {
+    let d = device();
+    let rho_v = rho_edges(60);
+    let (rows, cols) = (6, 8);
+    assert_eq!(rho_v.len(), rows * cols);
+    let unclamped: Vec<f64> = rho_v.iter().map(|&r| softplus_f64(r)).collect();
+    let clamped: Vec<f64> = rho_v.iter().map(|&r| softplus_f64(r.min(SIGMA_RHO_MAX))).collect();
+    let rho = tensor(&rho_v, [rows, cols], &d);
+    assert_softplus("posterior::softplus", &host(softplus(rho.clone())), &unclamped);
+    assert_softplus("sigma_of_rho", &host(sigma_of_rho(rho.clone())), &clamped);
+    let weight = MeanField::new(rho.zeros_like(), rho.clone());
+    assert_softplus("MeanField::sigma", &host(weight.sigma()), &clamped);
+    // The fused ops with eps = 1 and mu = 0 return sigma itself.
+    let ones = Tensor::<3>::ones([1, rows, cols], &d);
+    assert_softplus("rsample kernel", &host(weight.rsample(ones.clone())), &clamped);
+    assert_softplus("scaled_noise kernel", &host(ops::scaled_noise(rho, ones.clone())), &clamped);
+    let rho = strided(&rho_v, rows, cols, &d);
+    assert_softplus("scaled_noise composed", &host(ops::scaled_noise(rho.clone(), ones.clone())), &clamped);
+    assert_softplus("rsample composed", &host(ops::rsample(rho.zeros_like(), rho, ones)), &clamped);
+}
+
+/// The derivative of the tensor softplus is `sigmoid(x)`, `1/2` at exactly 0.
+#[test]
+fn the_tensor_softplus_differentiates_to_sigmoid() {
+    let x_v = [-3.0, -0.5, 0.0, 0.5, 4.0];
+    let x = param(&x_v, [5]);
+    let grads = softplus(x.clone()).sum().backward();
+    let want: Vec<f64> = x_v.iter().map(|&v| sigmoid(v)).collect();
+    assert_close("d softplus / dx", &host(x.grad(&grads).unwrap()), &want, &[0.0; 5]);
+}
+
+#[test]
+fn every_normal_kl_form_matches_the_f64_reference() {
+    let d = device();
+    let (rows, cols) = (6, 8);
+    let n = rows * cols;
+    let mu_v = uniform(n, -1.0, 1.0, 70);
+    // rho from the far-negative end to past the clamp: the KL of a posterior of sigma 80 is
+    // large but finite.
+    let mut rho_v = uniform(n, -7.0, 3.0, 71);
+    rho_v[..4].copy_from_slice(&[-12.0, 0.0, 85.0, 200.0]);
+    let loc_v = uniform(n, -0.5, 0.5, 72);
+    for (loc, scale) in [(0.0, 1.0), (0.3, 1.5), (-1.0, 0.25)] {
+        let sigma: Vec<f64> = rho_v.iter().map(|&r| softplus_f64(r.min(SIGMA_RHO_MAX))).collect();
+        let terms: Vec<f64> = (0..n).map(|j| kl_normal_f64(mu_v[j], sigma[j], loc, scale)).collect();
+        let want: f64 = terms.iter().sum();
+        // A sum of n f32 terms: within about n ulps of the sum of the terms' magnitudes (each
+        // term's own rounding is a few ulps of its largest part).
+        let parts: f64 = (0..n)
+            .map(|j| {
+                let diff = mu_v[j] - loc;
+                (scale / sigma[j]).ln().abs() + (sigma[j] * sigma[j] + diff * diff) / (2.0 * scale * scale) + 0.5
+            })
+            .sum();
+        let tol = 1e-5 * (1.0 + parts);
+        let check = |what: &str, got: f64| {
+            assert!(
+                (got - want).abs() <= tol,
+                "{what} loc={loc} scale={scale}: got {got}, want {want} (tolerance {tol})"
+            );
+        };
+        let (mu, rho) = (tensor(&mu_v, [rows, cols], &d), tensor(&rho_v, [rows, cols], &d));
+        check("kl_normal_sum kernel", host(ops::kl_normal_sum(mu.clone(), rho.clone(), loc, scale))[0]);
+        let (mu_s, rho_s) = (strided(&mu_v, rows, cols, &d), strided(&rho_v, rows, cols, &d));
+        check("kl_normal_sum composed", host(ops::kl_normal_sum(mu_s, rho_s, loc, scale))[0]);
+        let sigma_t = sigma_of_rho(rho.clone());
+        check("kl_normal_normal_sum", host(kl_normal_normal_sum(mu.clone(), sigma_t.clone(), None, loc, scale))[0]);
+        let weight = MeanField::new(mu.clone(), rho.clone());
+        check("MeanField::kl", host(weight.kl(&Prior::Normal { loc, scale }))[0]);
+        let q = Normal::new(mu.full_like(loc), mu.full_like(scale)).unwrap();
+        let p = Normal::new(mu.clone(), sigma_t.clone()).unwrap();
+        check("Normal KL, summed", host(kl(&p, &q)).iter().sum());
+
+        // An elementwise prior mean (data-dependent MOPED priors).
+        let want_loc: f64 = (0..n).map(|j| kl_normal_f64(mu_v[j], sigma[j], loc_v[j], scale)).sum();
+        let got =
+            host(kl_normal_normal_sum(mu.clone(), sigma_t, Some(tensor(&loc_v, [rows, cols], &d)), 0.0, scale))[0];
+        assert!((got - want_loc).abs() <= tol, "elementwise loc scale={scale}: got {got}, want {want_loc}");
+    }
 }

@@ -6,9 +6,8 @@
 
 use crate::support::host;
 use bayesburn::layers::{BayesConv2d, BayesConv2dConfig, BayesLinear, BayesLinearConfig, Estimator, McDropoutConfig};
-use bayesburn::posterior::inverse_softplus;
+use bayesburn::posterior::{inverse_softplus, MeanField};
 use bayesburn::prelude::*;
-use burn::module::Param;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -59,10 +58,11 @@ impl LinearPosterior {
     fn layer(&self, prior: Prior, device: &Device) -> BayesLinear {
         let shape = [self.d_input, self.d_output];
         let mut layer = BayesLinearConfig::new(self.d_input, self.d_output).with_prior(prior).init(device);
-        layer.weight_mu = Param::from_tensor(tensor(&self.mu, shape, device));
-        layer.weight_rho = Param::from_tensor(tensor(&rho_of(&self.sigma), shape, device));
-        layer.bias_mu = Some(Param::from_tensor(tensor(&self.b_mu, [self.d_output], device)));
-        layer.bias_rho = Some(Param::from_tensor(tensor(&rho_of(&self.b_sigma), [self.d_output], device)));
+        layer.weight = MeanField::new(tensor(&self.mu, shape, device), tensor(&rho_of(&self.sigma), shape, device));
+        layer.bias = Some(MeanField::new(
+            tensor(&self.b_mu, [self.d_output], device),
+            tensor(&rho_of(&self.b_sigma), [self.d_output], device),
+        ));
         layer
     }
 
@@ -128,8 +128,7 @@ fn flipout_signs_are_plus_or_minus_one_per_example() {
     let device = Device::flex();
     let (s, n) = (200, 64);
     let mut layer = BayesLinearConfig::new(1, 1).with_bias(false).with_estimator(Estimator::Flipout).init(&device);
-    layer.weight_mu = Param::from_tensor(Tensor::zeros([1, 1], &device));
-    layer.weight_rho = Param::from_tensor(tensor(&[inverse_softplus(0.5)], [1, 1], &device));
+    layer.weight = MeanField::new(Tensor::zeros([1, 1], &device), tensor(&[inverse_softplus(0.5)], [1, 1], &device));
     let out = host(noise::with_seed(2, || layer.forward(Tensor::ones([s, n, 1], &device))));
     let mut flips = 0usize;
     for sample in out.chunks(n) {
@@ -297,10 +296,11 @@ fn conv_estimators_match_the_analytic_pre_activation_moments() {
     let x5 = tensor(&x, [n, c_in, h, w], &device).unsqueeze::<5>().repeat_dim(0, s);
     for (q, estimator) in ESTIMATORS.into_iter().enumerate() {
         let mut layer = BayesConv2dConfig::new([c_in, c_out], [k, k]).with_estimator(estimator).init(&device);
-        layer.weight_mu = Param::from_tensor(tensor(&mu, [c_out, c_in, k, k], &device));
-        layer.weight_rho = Param::from_tensor(tensor(&rho_of(&sigma), [c_out, c_in, k, k], &device));
-        layer.bias_mu = Some(Param::from_tensor(tensor(&b_mu, [c_out], &device)));
-        layer.bias_rho = Some(Param::from_tensor(tensor(&rho_of(&b_sigma), [c_out], &device)));
+        layer.weight = MeanField::new(
+            tensor(&mu, [c_out, c_in, k, k], &device),
+            tensor(&rho_of(&sigma), [c_out, c_in, k, k], &device),
+        );
+        layer.bias = Some(MeanField::new(tensor(&b_mu, [c_out], &device), tensor(&rho_of(&b_sigma), [c_out], &device)));
         let out = host(noise::with_seed(30 + q as u64, || layer.forward(x5.clone())));
         assert_eq!(out.len(), s * analytic.len());
         for (idx, &(mean, var)) in analytic.iter().enumerate() {
@@ -336,10 +336,9 @@ fn conv_flipout_decorrelates_the_examples_of_a_batch() {
     let x5 = tensor(&image, [2, c_in, k, k], &device).unsqueeze::<5>().repeat_dim(0, s);
     for (q, estimator) in ESTIMATORS.into_iter().enumerate() {
         let mut layer = BayesConv2dConfig::new([c_in, 1], [k, k]).with_estimator(estimator).init(&device);
-        layer.weight_mu = Param::from_tensor(tensor(&mu, [1, c_in, k, k], &device));
-        layer.weight_rho = Param::from_tensor(tensor(&rho_of(&sigma), [1, c_in, k, k], &device));
-        layer.bias_mu = Some(Param::from_tensor(Tensor::zeros([1], &device)));
-        layer.bias_rho = Some(Param::from_tensor(tensor(&rho_of(&b_sigma), [1], &device)));
+        layer.weight =
+            MeanField::new(tensor(&mu, [1, c_in, k, k], &device), tensor(&rho_of(&sigma), [1, c_in, k, k], &device));
+        layer.bias = Some(MeanField::new(Tensor::zeros([1], &device), tensor(&rho_of(&b_sigma), [1], &device)));
         let out = host(noise::with_seed(40 + q as u64, || layer.forward(x5.clone())));
         assert_eq!(out.len(), 2 * s);
         let (mut s01, mut s00, mut s11) = (0.0, 0.0, 0.0);
@@ -439,8 +438,13 @@ fn kl_is_the_closed_form_sum_over_weights_and_bias() {
             .with_init(PosteriorInit { mu: MuInit::Normal { mean: 0.0, std: 0.5 }, rho: -1.0 })
             .init(&device)
     });
-    let expected = closed_form_kl(&host(conv.weight_mu.val()), &host(conv.weight_sigma()), loc, scale)
-        + closed_form_kl(&host(conv.bias_mu.as_ref().unwrap().val()), &host(conv.bias_sigma().unwrap()), loc, scale);
+    let expected = closed_form_kl(&host(conv.weight.mu.val()), &host(conv.weight.sigma()), loc, scale)
+        + closed_form_kl(
+            &host(conv.bias.as_ref().unwrap().mu.val()),
+            &host(conv.bias.as_ref().unwrap().sigma()),
+            loc,
+            scale,
+        );
     let kl = host(conv.kl().unwrap())[0];
     assert!((kl - expected).abs() < 1e-4 * expected.abs().max(1.0), "conv kl {kl} vs {expected}");
 }
@@ -453,8 +457,7 @@ fn prior_share_counts_weights_left_at_the_prior() {
     let mu = [0.0, 0.5, 0.0, -2.0, 0.01, 1.0];
     let sigma = [1.0, 1.0, 1.02, 0.1, 0.5, 0.2];
     let mut layer = BayesLinearConfig::new(2, 3).with_bias(false).with_prior(prior).init(&device);
-    layer.weight_mu = Param::from_tensor(tensor(&mu, [2, 3], &device));
-    layer.weight_rho = Param::from_tensor(tensor(&rho_of(&sigma), [2, 3], &device));
+    layer.weight = MeanField::new(tensor(&mu, [2, 3], &device), tensor(&rho_of(&sigma), [2, 3], &device));
     let stats = layer.posterior_stats();
     assert_eq!(stats[0].n_weights, 6);
     assert!((stats[0].prior_share - 2.0 / 6.0).abs() < 1e-9, "prior share {}", stats[0].prior_share);
@@ -466,17 +469,17 @@ fn moped_from_burn_linear_and_conv2d() {
     let delta = 0.1;
     let linear = noise::with_seed(17, || LinearConfig::new(4, 3).init(&device));
     let layer = BayesLinear::from_linear(&linear, delta, Prior::default()).unwrap();
-    assert_eq!(host(layer.weight_mu.val()), host(linear.weight.val()));
+    assert_eq!(host(layer.weight.mu.val()), host(linear.weight.val()));
     let check_sigma = |w: Vec<f64>, sigma: Vec<f64>| {
         for (w, s) in w.iter().zip(&sigma) {
             let expected = (delta * w.abs()).max(1e-6);
             assert!((s - expected).abs() < 1e-4 * expected + 1e-7, "sigma {s} vs delta |w| = {expected}");
         }
     };
-    check_sigma(host(linear.weight.val()), host(layer.weight_sigma()));
+    check_sigma(host(linear.weight.val()), host(layer.weight.sigma()));
     let bias = linear.bias.as_ref().unwrap().val();
-    assert_eq!(host(layer.bias_mu.as_ref().unwrap().val()), host(bias.clone()));
-    check_sigma(host(bias), host(layer.bias_sigma().unwrap()));
+    assert_eq!(host(layer.bias.as_ref().unwrap().mu.val()), host(bias.clone()));
+    check_sigma(host(bias), host(layer.bias.as_ref().unwrap().sigma()));
     // In Mode::Mean the converted layer computes what the deterministic one did.
     let x: Tensor<2> = noise::with_seed(18, || noise::normal([5, 4], &device));
     let mean = layer.with_mode(Mode::Mean).forward(x.clone().unsqueeze::<3>().repeat_dim(0, 2));
@@ -490,8 +493,8 @@ fn moped_from_burn_linear_and_conv2d() {
         Conv2dConfig::new([2, 3], [3, 3]).with_padding(PaddingConfig2d::Same).with_stride([2, 1]).init(&device)
     });
     let bayes = BayesConv2d::from_conv2d(&conv, delta, Prior::default()).unwrap();
-    assert_eq!(host(bayes.weight_mu.val()), host(conv.weight.val()));
-    check_sigma(host(conv.weight.val()), host(bayes.weight_sigma()));
+    assert_eq!(host(bayes.weight.mu.val()), host(conv.weight.val()));
+    check_sigma(host(conv.weight.val()), host(bayes.weight.sigma()));
     let x: Tensor<4> = noise::with_seed(20, || noise::normal([2, 2, 7, 6], &device));
     let got: Tensor<4> = bayes.with_mode(Mode::Mean).forward(x.clone().unsqueeze::<5>()).squeeze_dim(0);
     let expected = conv.forward(x);
@@ -550,9 +553,9 @@ fn gradients_reach_mu_and_rho_under_every_estimator() {
         let loss = layer.forward(x).powi_scalar(2).sum() + layer.kl().unwrap();
         let grads = loss.backward();
         for (name, grad) in [
-            ("weight_mu", layer.weight_mu.val().grad(&grads).map(host)),
-            ("weight_rho", layer.weight_rho.val().grad(&grads).map(host)),
-            ("bias_rho", layer.bias_rho.as_ref().unwrap().val().grad(&grads).map(host)),
+            ("weight.mu", layer.weight.mu.val().grad(&grads).map(host)),
+            ("weight.rho", layer.weight.rho.val().grad(&grads).map(host)),
+            ("bias.rho", layer.bias.as_ref().unwrap().rho.val().grad(&grads).map(host)),
         ] {
             let grad = grad.unwrap_or_else(|| panic!("{estimator:?}: no gradient for {name}"));
             assert!(
@@ -564,7 +567,7 @@ fn gradients_reach_mu_and_rho_under_every_estimator() {
         let conv = BayesConv2dConfig::new([1, 2], [2, 2]).with_estimator(estimator).init(&device);
         let loss = conv.forward(Tensor::<5>::ones([2, 1, 1, 3, 3], &device)).sum() + conv.kl().unwrap();
         let grads = loss.backward();
-        let grad = host(conv.weight_rho.val().grad(&grads).expect("conv weight_rho gradient"));
+        let grad = host(conv.weight.rho.val().grad(&grads).expect("conv weight.rho gradient"));
         assert!(grad.iter().all(|g| g.is_finite()), "{estimator:?} conv: {grad:?}");
     }
 }
@@ -615,4 +618,44 @@ fn invalid_configurations_and_inputs_are_typed_errors() {
     let conv = BayesConv2dConfig::new([2, 1], [3, 3]).init(&device);
     assert_shape_error(conv.try_forward(Tensor::zeros([1, 1, 3, 5, 5], &device)), "input", "[1, 1, 3, 5, 5]");
     assert_shape_error(conv.try_forward(Tensor::zeros([0, 1, 2, 5, 5], &device)), "zero samples", "[0, 1, 2, 5, 5]");
+}
+
+/// Every layer displays its hyper-parameters (burn's `ModuleDisplay`), as `burn::nn::Linear`
+/// does: shapes, bias, prior, estimator, mode, dropout probability, the head's variance floor.
+#[test]
+fn every_layer_displays_its_hyper_parameters() {
+    use bayesburn::layers::{ClassificationHeadConfig, GaussianHeadConfig, HeadKind, LogitVariance};
+    let device = Device::flex();
+    let prior = Prior::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.25 };
+    let linear = BayesLinearConfig::new(3, 2).with_prior(prior).with_estimator(Estimator::Flipout).init(&device);
+    assert_eq!(
+        linear.to_string(),
+        "BayesLinear {d_input: 3, d_output: 2, bias: true, prior: ScaleMixture(pi=0.5, sigma1=1, sigma2=0.25), \
+         estimator: flipout, mode: sample, params: 16}"
+    );
+    let conv = BayesConv2dConfig::new([2, 4], [3, 1])
+        .with_bias(false)
+        .with_stride([2, 1])
+        .with_padding(PaddingConfig2d::Same)
+        .init(&device)
+        .with_mode(Mode::Mean);
+    assert_eq!(
+        conv.to_string(),
+        "BayesConv2d {channels: [2, 4], kernel_size: [3, 1], stride: [2, 1], dilation: [1, 1], padding: Same, \
+         bias: false, prior: Normal(loc=0, scale=1), estimator: reparameterization, mode: mean, params: 48}"
+    );
+    assert_eq!(McDropoutConfig::new(0.25).init().to_string(), "McDropout {p: 0.25, mode: sample}");
+    let head = GaussianHeadConfig::new(4, 2).with_min_variance(0.001).init(&device);
+    let shown = head.to_string();
+    assert!(shown.starts_with("GaussianHead {d_input: 4, d_output: 2, min_variance: 0.001, projection: "), "{shown}");
+    let head = ClassificationHeadConfig::new(4, 3)
+        .with_variance(LogitVariance::Shared)
+        .with_kind(HeadKind::bayesian())
+        .init(&device);
+    let shown = head.to_string();
+    assert!(
+        shown.starts_with("ClassificationHead {d_input: 4, n_classes: 3, variance: Shared, min_variance: ")
+            && shown.contains("BayesLinear {d_input: 4, d_output: 4, bias: true"),
+        "{shown}"
+    );
 }
