@@ -41,6 +41,7 @@
 //! - `cuda`: burn's CUDA backend, `Device::cuda(0)`.
 //! - `plot` (default): figures with plotters (`bayesburn::plot`), PNG or SVG, no system fonts.
 #![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod bayesian;
 pub mod checkpoint;

@@ -8,7 +8,7 @@
 //! | file | holds |
 //! | --- | --- |
 //! | `model.bpk` | burn's record of the model: every `mu` and `rho` (MOPED layers included), deterministic layers, parameter ids |
-//! | `checkpoint.json` | per stochastic layer its [`LayerState`] (prior hyper-parameters, estimator, mode, dropout `p`, convolution geometry); the name and shape of every tensor in `model.bpk`; with [`save`], the [`TrainState`] (step, epoch, minibatch order, noise stream, health) |
+//! | `checkpoint.json` | per stochastic layer its [`LayerState`] (prior hyper-parameters, estimator, mode, dropout `p`, convolution geometry); the name and shape of every tensor in `model.bpk`; with [`save`], the [`TrainState`](crate::train::TrainState) (step, epoch, minibatch order, noise stream, health) |
 //! | `optimizer.bpk` | with [`save`]: burn's record of the optimizer state (Adam's moments and step counts), keyed by parameter id |
 //!
 //! ```
@@ -30,13 +30,13 @@
 //! Loading checks the checkpoint against the template (a model built from the same config)
 //! before it changes anything: the same tensors with the same shapes, the same stochastic layers
 //! at the same paths with the same prior family and convolution geometry. Anything else is an
-//! [`Error::Checkpoint`] naming the tensor or layer. Values come from the checkpoint: prior
+//! [`Error::Checkpoint`](crate::Error::Checkpoint) naming the tensor or layer. Values come from the checkpoint: prior
 //! hyper-parameters (which may have been tuned or set from data), estimator, mode.
 //!
 //! To resume: train with [`train::fit_with_state`](crate::train::fit_with_state), [`save`] the
 //! model, optimizer and state, later [`load`] them into a freshly built model and optimizer and
 //! call `fit_with_state` again with the loaded state. The parameters come out bit-identical to
-//! an uninterrupted run. A hand-written loop can do the same by keeping its own [`TrainState`]
+//! an uninterrupted run. A hand-written loop can do the same by keeping its own [`TrainState`](crate::train::TrainState)
 //! (at least `step`, and `noise: Some(noise::state())` before saving; restore it with
 //! [`noise::restore`](crate::noise::restore) after loading).
 

@@ -37,7 +37,7 @@ pub enum Family {
 /// and an elementwise log-density.
 ///
 /// Implemented for [`Normal`], [`HalfNormal`], [`LogNormal`], [`Laplace`], [`StudentT`],
-/// [`Bernoulli`], [`Categorical`] and [`Delta`].
+/// [`Bernoulli`], [`Categorical`] and [`Delta`](super::Delta).
 pub trait SiteDistribution<const D: usize>: Debug + Clone + Send + Sync + 'static {
     /// Shape of one value.
     fn value_shape(&self) -> [usize; D];

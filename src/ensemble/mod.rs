@@ -2,7 +2,7 @@
 //!
 //! `M` networks with independent initialisations (and independent minibatch orders) are
 //! trained separately, each with a proper scoring rule (typically the Gaussian NLL of a
-//! [`GaussianHead`]); the prediction is the uniform mixture of the members' predictive
+//! [`GaussianHead`](crate::layers::GaussianHead)); the prediction is the uniform mixture of the members' predictive
 //! distributions (§2.4):
 //!
 //! - mean `mu* = (1/M) sum_m mu_m`,
@@ -14,8 +14,8 @@
 //! for Bayes-by-backprop or MC dropout samples.
 //!
 //! Randomness: [`Ensemble::init`] and the fit functions draw one seed per member from the
-//! calling thread's [`noise`] source and run that member's initialisation (or training) under
-//! it, so a whole ensemble is reproducible under one outer [`noise::with_seed`], and
+//! calling thread's [`noise`](crate::noise) source and run that member's initialisation (or training) under
+//! it, so a whole ensemble is reproducible under one outer [`noise::with_seed`](crate::noise::with_seed), and
 //! [`Ensemble::fit`] and [`Ensemble::fit_parallel`] train identical members.
 //!
 //! For small members, [`StackedLinear`] and [`fit_stacked`] put all `M` members on a leading

@@ -3,7 +3,7 @@ use burn::prelude::*;
 use super::{LatentGaussian, Reconstruction};
 use crate::error::Result;
 
-/// An encoder–decoder pair: what [`elbo`] and [`iwae_bound`] need.
+/// An encoder–decoder pair: what [`elbo`](super::elbo) and [`iwae_bound`](super::iwae_bound) need.
 pub trait Vae {
     /// Number of data dimensions `D` (e.g. 784 pixels).
     fn d_data(&self) -> usize;

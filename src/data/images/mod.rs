@@ -6,7 +6,7 @@
 //!   from the content, so `.gz` files need no flag. [`ImageSet::open`] picks the reader.
 //! - [`ImageSet`]: grey-scale images as `f32` in `[0, 1]` (`[N, H, W]` row-major) with `u8`
 //!   class labels; [`ImageSet::stratified_split`] keeps the class proportions in train and test,
-//!   seeded through [`noise`].
+//!   seeded through [`noise`](crate::noise).
 //! - Shifts for robustness studies: [`ImageSet::with_gamma`] (`p^gamma`: `gamma < 1` brightens,
 //!   `gamma > 1` darkens) and [`ImageSet::rotated`].
 //! - [`ImageSet::uniform_noise`]: images of independent uniform pixels, the classic
@@ -14,7 +14,7 @@
 //! - [`ImageSet::synthetic_digits`]: a procedurally drawn digit-like set, so examples run on a
 //!   bare clone without data files.
 //!
-//! Malformed files give [`Error::MalformedData`] naming the file, the line or byte offset, what
+//! Malformed files give [`Error::MalformedData`](crate::Error::MalformedData) naming the file, the line or byte offset, what
 //! was found and what was expected; nothing here panics on file content.
 //!
 //! ```

@@ -73,7 +73,7 @@ impl ImageSet {
     /// - an IDX image file (magic `0x00000803`, plain or gzip) is read with the label file beside
     ///   it named by MNIST's convention (`...-images-idx3-ubyte[.gz]` →
     ///   `...-labels-idx1-ubyte[.gz]`, also `images.idx3` → `labels.idx1`);
-    /// - anything else is read as CSV with [`read_csv_images_auto`].
+    /// - anything else is read as CSV with [`read_csv_images_auto`](super::read_csv_images_auto).
     ///
     /// # Errors
     /// What the readers report; [`Error::InvalidParameter`] if the IDX label file cannot be

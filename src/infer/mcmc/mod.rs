@@ -1,4 +1,4 @@
-//! MCMC: the No-U-Turn Sampler on a [`Potential`], with Stan's warmup and diagnostics.
+//! MCMC: the No-U-Turn Sampler on a [`Potential`](crate::infer::Potential), with Stan's warmup and diagnostics.
 //!
 //! ```
 //! use bayesburn::infer::mcmc::{Mcmc, NutsConfig};
@@ -27,9 +27,9 @@
 //!   matrix.
 //! - [`diagnostics`]: rank-normalized split R-hat, bulk ESS, MCSE of the mean.
 //!
-//! **Chains and threads.** Chain `c` is seeded with the `c`-th [`noise::next_seed`] of a
+//! **Chains and threads.** Chain `c` is seeded with the `c`-th [`noise::next_seed`](crate::noise::next_seed) of a
 //! source seeded with [`NutsConfig::seed`], and every random number of that chain comes from
-//! the [`noise`] source of the thread that runs it, seeded with that value. A chain's draws
+//! the [`noise`](crate::noise) source of the thread that runs it, seeded with that value. A chain's draws
 //! therefore depend only on the seed and the chain index, whether chains run in parallel or one
 //! after the other. [`Mcmc::run`] needs a `Sync` potential and runs chains on scoped threads
 //! (or sequentially with [`ChainMethod::Sequential`]); [`Mcmc::run_sequential`] accepts any

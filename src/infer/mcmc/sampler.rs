@@ -407,7 +407,7 @@ impl McmcResult {
         all.iter().sum::<f64>() / all.len() as f64
     }
 
-    /// A scalar function of each draw, as chains `[chain][draw]` for [`diagnostics`]: e.g.
+    /// A scalar function of each draw, as chains `[chain][draw]` for [`diagnostics`](super::diagnostics): e.g.
     /// `result.map(|q| q[1].exp())` for a scale sampled on log scale.
     pub fn map(&self, f: impl Fn(&[f64]) -> f64) -> Vec<Vec<f64>> {
         self.draws.iter().map(|c| c.iter().map(|q| f(q)).collect()).collect()
