@@ -41,6 +41,8 @@
 //! - `cuda`: burn's CUDA backend, `Device::cuda(0)`.
 //! - `plot` (default): figures with plotters (`bayesburn::plot`), PNG or SVG, no system fonts.
 #![warn(missing_docs)]
+// Every `unsafe` block lives in the bayesburn-cpu crate, behind safe functions.
+#![forbid(unsafe_code)]
 
 pub mod bayesian;
 pub mod checkpoint;
