@@ -14,13 +14,15 @@ pub(crate) enum Isa {
     /// x86-64-v4 (AVX-512F/BW/CD/DQ/VL); the token proves the CPU has it.
     #[cfg(target_arch = "x86_64")]
     V4(pulp::x86::V4),
-    /// x86-64-v3 (AVX2, FMA, BMI1/2, LZCNT), or another architecture's vector unit.
+    /// x86-64-v3 (AVX2, FMA, BMI1/2, LZCNT), or what pulp chose on another architecture.
     Vector,
     /// The baseline of the target.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Baseline,
 }
 
-/// Runs `op` compiled for the widest instruction set the CPU has, telling it which.
+/// Runs `op` compiled for the widest instruction set the CPU has, telling it which. (The
+/// features are detected once by the standard library and cached; a call costs a few loads.)
 ///
 /// `op` and what it calls with `#[inline(always)]` are compiled inside pulp's
 /// `#[target_feature]` function for that level; the closure is inlined there because it has a
@@ -29,17 +31,21 @@ pub(crate) enum Isa {
 pub(crate) fn vectorize<R>(op: impl FnOnce(Isa) -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        match pulp::Arch::new() {
-            pulp::Arch::V4(simd) => simd.vectorize(
+        // The levels' tokens directly: pulp's `Arch` has a v3 variant only with its `x86-v3`
+        // feature, which the rest of the tree (gemm) does not turn on.
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            return simd.vectorize(
                 #[inline(always)]
                 || op(Isa::V4(simd)),
-            ),
-            pulp::Arch::V3(simd) => simd.vectorize(
+            );
+        }
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return simd.vectorize(
                 #[inline(always)]
                 || op(Isa::Vector),
-            ),
-            _ => op(Isa::Baseline),
+            );
         }
+        op(Isa::Baseline)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

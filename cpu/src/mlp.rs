@@ -298,10 +298,10 @@ mod avx512 {
             let left = rows - r0;
             let m = [lanes(left), lanes(left.saturating_sub(16)), lanes(left.saturating_sub(32))];
             let mut u0 = 0;
-            // SAFETY (every call below): `simd` exists only on a CPU with AVX-512F; the lengths
-            // were checked above, and `block` reads and writes only within rows r0..rows of
-            // columns u0..u0 + NR <= o (its masks cover the rows past `rows`).
             while u0 + 8 <= o {
+                // SAFETY: `simd` exists only on a CPU with AVX-512F; the lengths were checked
+                // above, and `block` reads and writes only within rows r0..rows of columns
+                // u0..u0 + NR <= o (its masks cover the rows past `rows`). So below.
                 unsafe { block::<8>(&p, r0, m, u0) };
                 u0 += 8;
             }
