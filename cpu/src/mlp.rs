@@ -13,7 +13,7 @@
 //!
 //! The AVX-512 kernel is written with intrinsics (masked loads and stores for a tile's last
 //! rows, 24 accumulators that the compiler would not keep in registers from portable code); it
-//! is chosen through the crate's one dispatch point ([`dispatch::vectorize`], `Isa::V4`), whose
+//! is chosen through the crate's one dispatch point (`dispatch::vectorize`, `Isa::V4`), whose
 //! token proves the CPU has AVX-512. Its sums are fused multiply-adds in a different order from
 //! gemm's, so the samples differ in the last bits between CPUs with and without AVX-512.
 
