@@ -42,6 +42,8 @@
 //! - `plot` (default): figures with plotters (`bayesburn::plot`), PNG or SVG, no system fonts.
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
+// Every `unsafe` block lives in the bayesburn-cpu crate, behind safe functions.
+#![forbid(unsafe_code)]
 
 pub mod bayesian;
 pub mod checkpoint;

@@ -28,6 +28,8 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution as _, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use bayesburn_cpu::mask;
+
 use crate::error::{Error, Result};
 
 /// The generator behind every draw: ChaCha with 12 rounds, the algorithm of rand's `StdRng`
@@ -173,114 +175,21 @@ pub fn bernoulli<const D: usize>(shape: [usize; D], p: f64, device: &Device) -> 
     fill(shape, device, |rng| if rng.random::<f64>() < p { 1.0 } else { 0.0 })
 }
 
-/// The keep threshold of a dropout mask: an element is kept when a uniform 32-bit draw is below
-/// `round(keep * 2^32)`, so the keep probability is `keep` to within `2^-33`.
-pub(crate) fn mask_threshold(keep: f64) -> u64 {
-    (keep.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64
-}
-
-/// The keep threshold ([`mask_threshold`]) and inverted-dropout scale `1 / keep` (in f32) of
-/// drop probability `p`: what `McDropout` and `predict::DenseStack` both apply, so that they
-/// draw the same masks.
+/// The keep threshold ([`bayesburn_cpu::mask::threshold`]) and inverted-dropout scale
+/// `1 / keep` (in f32) of drop probability `p`: what `McDropout` and `predict::DenseStack` both
+/// apply, so that they draw the same masks.
 pub(crate) fn dropout_params(p: f64) -> (u64, f32) {
     let keep = 1.0 - p;
-    (mask_threshold(keep), 1.0f32 / keep as f32)
+    (mask::threshold(keep), 1.0f32 / keep as f32)
 }
 
 /// The values `0..n` of a dropout mask (`value` where kept, else 0) from the counter-based
-/// stream of `seed`: word `j` is SplitMix64's output function (Steele, Lea & Flood 2014; the
-/// generator that seeds xoshiro) applied to `seed + (j + 1) * 0x9E3779B97F4A7C15`, exactly the
-/// `j`-th output of a SplitMix64 generator started at `seed`. Each word gives two 32-bit draws:
-/// element `2j` the low half, element `2j + 1` the high half. As a function of the counter, the
-/// words have no dependency chain, so the loop runs at the multiplier's throughput (a serial
-/// xoshiro256++ stream took 1.3 ns per element here). [`dropout_mask`] and the fused flex kernel
-/// behind [`McDropout`](crate::layers::McDropout) both use it, so a seed gives the same mask with
-/// and without autodiff.
+/// SplitMix64 stream of `seed`, defined once in [`bayesburn_cpu::mask`]: [`dropout_mask`], the
+/// fused flex kernel behind [`McDropout`](crate::layers::McDropout) and
+/// [`DenseStack`](crate::predict::DenseStack) all draw from it, so a seed gives the same mask
+/// with and without autodiff.
 pub(crate) fn mask_values(seed: u64, n: usize, threshold: u64, value: f32) -> Vec<f32> {
-    let mut out = vec![1.0f32; n];
-    apply_dropout(seed, threshold, value, &mut out);
-    out
-}
-
-/// Word `j` of the mask stream of `seed` (see [`mask_values`]): mask element `2j` is kept when
-/// its low half is below the threshold, element `2j + 1` when its high half is.
-#[inline(always)]
-pub(crate) fn mask_word(seed: u64, j: u64) -> u64 {
-    mask_mix(mask_counter(seed, j))
-}
-
-/// The SplitMix64 increment: word `j + 1`'s counter is word `j`'s plus this.
-pub(crate) const MASK_STEP: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// The counter of word `j`, `seed + (j + 1) * MASK_STEP`: [`mask_mix`] of it is the word.
-/// Loops over words `j, j + d, j + 2d, ...` add `d * MASK_STEP` (wrapping) instead of
-/// multiplying, which the vectoriser turns into one vector add.
-#[inline(always)]
-pub(crate) fn mask_counter(seed: u64, j: u64) -> u64 {
-    seed.wrapping_add(j.wrapping_add(1).wrapping_mul(MASK_STEP))
-}
-
-/// SplitMix64's output function.
-#[inline(always)]
-pub(crate) fn mask_mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Applies the dropout mask of `seed` ([`mask_values`]) to `v` in place: element `i` becomes
-/// `v[i] * scale` if kept, else `0`. (Branch-free over pairs; with AVX-512 where the CPU has it.)
-pub(crate) fn apply_dropout(seed: u64, threshold: u64, scale: f32, v: &mut [f32]) {
-    apply_dropout_at(seed, 0, threshold, scale, v)
-}
-
-/// [`apply_dropout`] for the elements `first..first + v.len()` of the mask stream: `v[i]` meets
-/// mask element `first + i`, so a tensor processed in pieces gets the mask of the whole.
-pub(crate) fn apply_dropout_at(seed: u64, first: usize, threshold: u64, scale: f32, v: &mut [f32]) {
-    if v.is_empty() {
-        return;
-    }
-    let (v, first) = if first % 2 == 1 {
-        // The high half of word first / 2, then whole words from (first + 1) / 2.
-        let w = mask_word(seed, (first / 2) as u64);
-        v[0] = if (w >> 32) < threshold { v[0] * scale } else { 0.0 };
-        (&mut v[1..], first + 1)
-    } else {
-        (v, first)
-    };
-    let word0 = (first / 2) as u64;
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq") {
-        // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { apply_dropout_avx512(seed, word0, threshold, scale, v) };
-    }
-    apply_dropout_pairs(seed, word0, threshold, scale, v)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn apply_dropout_avx512(seed: u64, word0: u64, threshold: u64, scale: f32, v: &mut [f32]) {
-    apply_dropout_pairs(seed, word0, threshold, scale, v)
-}
-
-/// Pairs of `v` meet the words `word0, word0 + 1, ...` of the stream (low half first).
-#[inline(always)]
-fn apply_dropout_pairs(seed: u64, word0: u64, threshold: u64, scale: f32, v: &mut [f32]) {
-    let mut pairs = v.chunks_exact_mut(2);
-    let mut z = mask_counter(seed, word0);
-    for pair in &mut pairs {
-        let w = mask_mix(z);
-        z = z.wrapping_add(MASK_STEP);
-        let keep0 = (w & 0xFFFF_FFFF) < threshold;
-        let keep1 = (w >> 32) < threshold;
-        pair[0] = if keep0 { pair[0] * scale } else { 0.0 };
-        pair[1] = if keep1 { pair[1] * scale } else { 0.0 };
-    }
-    let n = v.len();
-    if n % 2 == 1 {
-        let w = mask_word(seed, word0 + (n / 2) as u64);
-        v[n - 1] = if (w & 0xFFFF_FFFF) < threshold { v[n - 1] * scale } else { 0.0 };
-    }
+    mask::values(seed, n, threshold, value)
 }
 
 /// The inverted-dropout mask of `seed` ([`mask_values`]) as a tensor: `value` where kept, else 0.
@@ -377,75 +286,5 @@ mod tests {
         let _inner = with_seed(99, || to_vec(normal([4], &device)));
         let b1 = to_vec(normal([4], &device));
         assert_eq!(a1, b1);
-    }
-    /// SplitMix64's published reference outputs for seed 1234567 (Vigna's `splitmix64.c`).
-    #[test]
-    fn mask_words_are_splitmix64() {
-        let want = [
-            6457827717110365317u64,
-            3203168211198807973,
-            9817491932198370423,
-            4593380528125082431,
-            16408922859458223821,
-        ];
-        for (j, w) in want.iter().enumerate() {
-            assert_eq!(mask_word(1234567, j as u64), *w, "word {j}");
-        }
-    }
-
-    /// Keep rate, the two halves of a word, neighbouring words and two seeds, each within 4
-    /// standard errors of independence: `sqrt(q (1 - q) / n)` for a rate `q` over `n` draws.
-    #[test]
-    fn mask_is_bernoulli_and_independent() {
-        let n = 1 << 20;
-        let keep = 0.9;
-        let a = mask_values(11, n, mask_threshold(keep), 1.0);
-        let b = mask_values(12, n, mask_threshold(keep), 1.0);
-        let rate = |k: usize, f: &dyn Fn(usize) -> bool| (0..k).filter(|&i| f(i)).count() as f64 / k as f64;
-        let within = |what: &str, got: f64, q: f64, k: usize| {
-            let se = (q * (1.0 - q) / k as f64).sqrt();
-            assert!((got - q).abs() <= 4.0 * se, "{what}: {got} vs {q} (4 SE = {})", 4.0 * se);
-        };
-        within("keep rate", rate(n, &|i| a[i] == 1.0), keep, n);
-        within("both halves of a word", rate(n / 2, &|j| a[2 * j] == 1.0 && a[2 * j + 1] == 1.0), keep * keep, n / 2);
-        within(
-            "neighbouring words",
-            rate(n / 2 - 1, &|j| a[2 * j + 1] == 1.0 && a[2 * j + 2] == 1.0),
-            keep * keep,
-            n / 2 - 1,
-        );
-        within("two seeds", rate(n, &|i| a[i] == 1.0 && b[i] == 1.0), keep * keep, n);
-        assert!(a.iter().all(|&v| v == 0.0 || v == 1.0));
-        assert_eq!(mask_values(7, 5, mask_threshold(1.0), 2.0), vec![2.0; 5]);
-        assert_eq!(mask_values(7, 5, mask_threshold(0.0), 2.0), vec![0.0; 5]);
-    }
-
-    /// In place and as a mask give the same values, for odd and even lengths.
-    #[test]
-    fn apply_dropout_equals_mask_times_input() {
-        for n in [1, 2, 7, 64] {
-            let x: Vec<f32> = (0..n).map(|i| i as f32 - 3.5).collect();
-            let mut y = x.clone();
-            apply_dropout(5, mask_threshold(0.6), 1.5, &mut y);
-            let mask = mask_values(5, n, mask_threshold(0.6), 1.5);
-            let want: Vec<f32> = x.iter().zip(&mask).map(|(a, m)| a * m).collect();
-            assert_eq!(y, want, "n = {n}");
-        }
-    }
-
-    /// A slice processed in pieces at any (odd or even) offsets gets the mask of the whole.
-    #[test]
-    fn apply_dropout_at_pieces_equal_the_whole() {
-        let n = 41;
-        let x: Vec<f32> = (0..n).map(|i| i as f32 + 1.0).collect();
-        let mut whole = x.clone();
-        apply_dropout(9, mask_threshold(0.5), 2.0, &mut whole);
-        for cuts in [vec![0, 1, 41], vec![0, 3, 4, 10, 41], vec![0, 2, 17, 40, 41]] {
-            let mut pieces = x.clone();
-            for w in cuts.windows(2) {
-                apply_dropout_at(9, w[0], mask_threshold(0.5), 2.0, &mut pieces[w[0]..w[1]]);
-            }
-            assert_eq!(pieces, whole, "cuts {cuts:?}");
-        }
     }
 }

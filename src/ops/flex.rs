@@ -1,5 +1,5 @@
 //! The `flex` implementation of the extension: host loops over contiguous f32 storage (the
-//! `bayesburn-kernels` crate), the composed operations for anything else.
+//! `bayesburn-cpu` crate), the composed operations for anything else.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::TensorMetadata;
@@ -15,7 +15,7 @@ impl GaussianKernels for burn::backend::Flex {
     fn gaussian_rsample(mu: FloatTensor<Self>, rho: FloatTensor<Self>, eps: FloatTensor<Self>) -> FloatTensor<Self> {
         match (host::slice(&mu), host::slice(&rho), host::slice(&eps)) {
             (Some(m), Some(r), Some(e)) if m.len() == r.len() && host::samples_of(e, r) => {
-                host::tensor(bayesburn_kernels::gaussian::rsample(Some(m), r, e, RHO_MAX), eps.shape())
+                host::tensor(bayesburn_cpu::gaussian::rsample(Some(m), r, e, RHO_MAX), eps.shape())
             }
             _ => rsample_composed::<Self>(mu, rho, eps),
         }
@@ -24,7 +24,7 @@ impl GaussianKernels for burn::backend::Flex {
     fn gaussian_scaled_noise(rho: FloatTensor<Self>, eps: FloatTensor<Self>) -> FloatTensor<Self> {
         match (host::slice(&rho), host::slice(&eps)) {
             (Some(r), Some(e)) if host::samples_of(e, r) => {
-                host::tensor(bayesburn_kernels::gaussian::rsample(None, r, e, RHO_MAX), eps.shape())
+                host::tensor(bayesburn_cpu::gaussian::rsample(None, r, e, RHO_MAX), eps.shape())
             }
             _ => scaled_noise_composed::<Self>(rho, eps),
         }
@@ -32,7 +32,7 @@ impl GaussianKernels for burn::backend::Flex {
 
     fn gaussian_dsigma(rho: FloatTensor<Self>) -> FloatTensor<Self> {
         match host::slice(&rho) {
-            Some(r) => host::tensor(bayesburn_kernels::gaussian::sigmoid(r), rho.shape()),
+            Some(r) => host::tensor(bayesburn_cpu::gaussian::sigmoid(r), rho.shape()),
             None => <Self as burn::backend::ops::ActivationOps<Self>>::sigmoid(rho),
         }
     }
@@ -40,7 +40,7 @@ impl GaussianKernels for burn::backend::Flex {
     fn gaussian_kl_drho(rho: FloatTensor<Self>, inv_var: f64) -> FloatTensor<Self> {
         let c = inv_var as f32;
         match host::slice(&rho) {
-            Some(r) => host::tensor(bayesburn_kernels::gaussian::kl_drho(r, c, RHO_MAX), rho.shape()),
+            Some(r) => host::tensor(bayesburn_cpu::gaussian::kl_drho(r, c, RHO_MAX), rho.shape()),
             None => kl_drho_composed::<Self>(rho, inv_var),
         }
     }
@@ -50,7 +50,7 @@ impl GaussianKernels for burn::backend::Flex {
             (Some(m), Some(r)) if m.len() == r.len() => {
                 // f32 terms, summed in f64 in blocks of 64.
                 let (c, loc32) = ((0.5 / (scale * scale)) as f32, loc as f32);
-                let sum = bayesburn_kernels::gaussian::kl_terms_sum(m, r, loc32, c, RHO_MAX);
+                let sum = bayesburn_cpu::gaussian::kl_terms_sum(m, r, loc32, c, RHO_MAX);
                 let kl = sum + r.len() as f64 * (scale.ln() - 0.5);
                 host::tensor(vec![kl as f32], Shape::from(vec![1]))
             }
@@ -76,7 +76,7 @@ impl GaussianKernels for burn::backend::Flex {
         if x.dtype() != DType::F32 {
             return dropout_composed::<Self>(x, seed, threshold, scale);
         }
-        let apply = |v: &mut [f32]| crate::noise::apply_dropout(seed, threshold, scale, v);
+        let apply = |v: &mut [f32]| bayesburn_cpu::mask::apply(seed, threshold, scale, v);
         let mut x = x;
         // In place when `x` owns exactly its (contiguous) storage.
         if x.is_contiguous() && x.layout().start_offset() == 0 && x.bytes().len() == 4 * x.layout().num_elements() {
@@ -128,6 +128,7 @@ fn flex_linear(
     b: &burn::backend::flex::FlexTensor,
     relu: bool,
 ) -> Option<burn::backend::flex::FlexTensor> {
+    use bayesburn_cpu::linear::{batched, View};
     use burn::backend::flex::FlexTensor;
     use burn::tensor::{DType, TensorData};
     if [x.dtype(), w.dtype(), b.dtype()].iter().any(|d| *d != DType::F32) {
@@ -143,66 +144,17 @@ fn flex_linear(
     if ws[1] != i || bs[1] != o || !(sw == s || sw == 1) || !(sb == s || sb == 1) || s * n * o == 0 {
         return None;
     }
-    let (xd, wd, bd) = (x.storage::<f32>(), w.storage::<f32>(), b.storage::<f32>());
+    // A shared weight or bias (leading axis 1) is a batch stride of 0.
+    let batch_stride = |shared: bool, stride: isize| if shared { 0 } else { stride };
     let (xt, wt, bt) = (xl.strides(), wl.strides(), bl.strides());
-    let at = |offset: usize, sample: usize, stride: isize| offset as isize + sample as isize * stride;
-    let parallelism = if n * o * i >= 192 * 192 * 192 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    let len = s * n * o;
-    let mut out: Vec<f32> = Vec::with_capacity(len);
-    let dst_all = out.spare_capacity_mut().as_mut_ptr() as *mut f32;
-    for k in 0..s {
-        let x0 = at(xl.start_offset(), k, xt[0]);
-        let w0 = at(wl.start_offset(), if sw == 1 { 0 } else { k }, wt[0]);
-        // SAFETY: the layouts describe views into `xd` and `wd` (offsets and strides within
-        // their storage, checked by flex when the views were made); the destination is the
-        // k-th n x o row-major block of `out`'s capacity, which gemm writes in full
-        // (`read_dst = false`) before anything reads it.
-        unsafe {
-            gemm::gemm(
-                n,
-                o,
-                i,
-                dst_all.add(k * n * o),
-                1,
-                o as isize,
-                false,
-                xd.as_ptr().offset(x0),
-                xt[2],
-                xt[1],
-                wd.as_ptr().offset(w0),
-                wt[2],
-                wt[1],
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
-    }
-    // SAFETY: every block 0..s was written by gemm above.
-    unsafe { out.set_len(len) };
-    // The bias (and ReLU) in one pass over each row while it is in cache; an unconditional
-    // select, so it vectorises; NaN propagates, as burn's relu does.
-    let mut bias = vec![0.0f32; o];
-    for (k, block) in out.chunks_exact_mut(n * o).enumerate() {
-        let b0 = at(bl.start_offset(), if sb == 1 { 0 } else { k }, bt[0]);
-        for (c, v) in bias.iter_mut().enumerate() {
-            *v = bd[(b0 + c as isize * bt[1]) as usize];
-        }
-        for row in block.chunks_exact_mut(o) {
-            if relu {
-                for (v, b) in row.iter_mut().zip(&bias) {
-                    let z = *v + b;
-                    *v = if z < 0.0 { 0.0 } else { z };
-                }
-            } else {
-                for (v, b) in row.iter_mut().zip(&bias) {
-                    *v += b;
-                }
-            }
-        }
-    }
+    let xv = View { data: x.storage::<f32>(), offset: xl.start_offset(), strides: [xt[0], xt[1], xt[2]] };
+    let wv = View {
+        data: w.storage::<f32>(),
+        offset: wl.start_offset(),
+        strides: [batch_stride(sw == 1, wt[0]), wt[1], wt[2]],
+    };
+    let bv =
+        View { data: b.storage::<f32>(), offset: bl.start_offset(), strides: [batch_stride(sb == 1, bt[0]), 0, bt[1]] };
+    let out = batched(xv, wv, bv, [s, n, i, o], relu)?;
     Some(FlexTensor::from_data(TensorData::new(out, [s, n, o])))
 }

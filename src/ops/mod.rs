@@ -30,7 +30,7 @@
 //! | `predict.rs` | prediction ops without autodiff: [`linear`] (SGEMM + bias + ReLU), inverted dropout |
 //! | `routing.rs` | which devices run the extension ([`fused_on`]) |
 //! | `extension.rs` | the burn backend extension trait and its composed fallbacks (any device) |
-//! | `flex.rs` | the `flex` implementation: host loops of the `bayesburn-kernels` crate |
+//! | `flex.rs` | the `flex` implementation: host loops of the `bayesburn-cpu` crate |
 //! | `autodiff.rs` | the autodiff decorator: one node per op with the backward pass written out |
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]

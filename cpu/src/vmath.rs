@@ -1,7 +1,7 @@
 //! f32 `exp`, `ln` and `ln_1p` written without branches or calls, so that loops over slices
 //! vectorise: Cephes' range reductions and minimax polynomials (S. L. Moshier, *Methods and
 //! Programs for Mathematical Functions*, 1989; `expf.c`, `logf.c`), within a few ulp of the
-//! correctly rounded result. bayesburn's flex kernels (`posterior::fused`) use them, through
+//! correctly rounded result. bayesburn's flex kernels (`ops::flex`) use them, through
 //! [`gaussian`](crate::gaussian), for the softplus `sigma` of every Gaussian weight, its log and
 //! its derivative, where glibc's scalar `expf` / `log1pf` calls were a fifth of a Flipout
 //! training step. The unit tests below check them against f64; bayesburn's `tests/it/fused.rs`
