@@ -30,11 +30,8 @@ const ESTIMATORS: [(&str, Estimator); 3] = [
 /// The peers' toy network: 1-64-64-1 with ReLU, every weight Bayesian.
 #[derive(Module, Bayesian, Debug)]
 struct Mlp {
-    #[bayesian]
     l1: BayesLinear,
-    #[bayesian]
     l2: BayesLinear,
-    #[bayesian]
     l3: BayesLinear,
 }
 
@@ -53,10 +50,8 @@ impl Mlp {
 #[derive(Module, Bayesian, Debug)]
 struct DropoutMlp {
     l1: Linear,
-    #[bayesian]
     d1: McDropout,
     l2: Linear,
-    #[bayesian]
     d2: McDropout,
     l3: Linear,
 }

@@ -31,11 +31,8 @@ use burn::tensor::activation::relu;
 /// A Bayesian MLP: every weight and bias has a Gaussian posterior.
 #[derive(Module, Bayesian, Debug)]
 pub struct Mlp {
-    #[bayesian]
     hidden1: BayesLinear,
-    #[bayesian]
     hidden2: BayesLinear,
-    #[bayesian]
     out: BayesLinear,
 }
 

@@ -76,11 +76,8 @@ const LIK_VAR: f64 = 0.5;
 /// The Bayesian MLP 1-64-64-1.
 #[derive(Module, Bayesian, Debug)]
 struct Bnn {
-    #[bayesian]
     l1: BayesLinear,
-    #[bayesian]
     l2: BayesLinear,
-    #[bayesian]
     l3: BayesLinear,
 }
 
@@ -122,10 +119,8 @@ fn linear(d_input: usize, d_output: usize, device: &Device) -> Linear {
 #[derive(Module, Bayesian, Debug)]
 struct DropoutNet {
     l1: Linear,
-    #[bayesian]
     d1: McDropout,
     l2: Linear,
-    #[bayesian]
     d2: McDropout,
     l3: Linear,
 }

@@ -20,9 +20,7 @@ use burn::tensor::activation::relu;
 
 #[derive(Module, Bayesian, Debug)]
 struct Regressor {
-    #[bayesian]
     hidden: BayesLinear,
-    #[bayesian]
     out: BayesLinear,
 }
 

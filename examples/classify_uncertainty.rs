@@ -69,12 +69,9 @@ const CLEAN_MIN_P: f64 = 0.99;
 #[derive(Module, Bayesian, Debug)]
 pub struct Classifier {
     hidden1: Linear,
-    #[bayesian]
     drop1: McDropout,
     hidden2: Linear,
-    #[bayesian]
     drop2: McDropout,
-    #[bayesian]
     head: ClassificationHead,
 }
 

@@ -87,11 +87,8 @@ fn noise_sd(x: f64) -> f64 {
 /// hidden weights carry the epistemic uncertainty, the head learns the noise level.
 #[derive(Module, Bayesian, Debug)]
 pub struct BbbNet {
-    #[bayesian]
     hidden1: BayesLinear,
-    #[bayesian]
     hidden2: BayesLinear,
-    #[bayesian]
     head: GaussianHead,
 }
 
@@ -117,12 +114,9 @@ impl BbbNet {
 #[derive(Module, Bayesian, Debug)]
 pub struct DropoutNet {
     hidden1: Linear,
-    #[bayesian]
     drop1: McDropout,
     hidden2: Linear,
-    #[bayesian]
     drop2: McDropout,
-    #[bayesian]
     head: GaussianHead,
 }
 
@@ -151,7 +145,6 @@ impl DropoutNet {
 pub struct MemberNet {
     hidden1: Linear,
     hidden2: Linear,
-    #[bayesian]
     head: GaussianHead,
 }
 

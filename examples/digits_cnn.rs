@@ -128,13 +128,9 @@ fn flatten(x: Tensor<5>) -> Tensor<3> {
 /// The Bayesian CNN: every weight has a mean-field Normal posterior, sampled with Flipout.
 #[derive(Module, Bayesian, Debug)]
 pub struct BayesCnn {
-    #[bayesian]
     conv1: BayesConv2d,
-    #[bayesian]
     conv2: BayesConv2d,
-    #[bayesian]
     dense: BayesLinear,
-    #[bayesian]
     head: ClassificationHead,
 }
 
@@ -165,12 +161,9 @@ impl BayesCnn {
 pub struct DropoutCnn {
     conv1: Conv2d,
     conv2: Conv2d,
-    #[bayesian]
     drop_conv: McDropout,
     dense: Linear,
-    #[bayesian]
     drop_dense: McDropout,
-    #[bayesian]
     head: ClassificationHead,
 }
 

@@ -13,9 +13,7 @@ use burn::{optim::AdamConfig, prelude::*, tensor::activation::relu};
 
 #[derive(Module, Bayesian, Debug)]
 struct Net {
-    #[bayesian]
     hidden: BayesLinear,
-    #[bayesian]
     out: BayesLinear,
 }
 

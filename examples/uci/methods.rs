@@ -135,9 +135,7 @@ impl GaussianMlp {
 /// Bayes-by-backprop network with a learnt homoscedastic noise variance (a point estimate).
 #[derive(Module, Bayesian, Debug)]
 pub struct BbbMlp {
-    #[bayesian]
     hidden: BayesLinear,
-    #[bayesian]
     out: BayesLinear,
     log_noise_var: Param<Tensor<1>>,
 }

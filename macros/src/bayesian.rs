@@ -8,18 +8,19 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields, Generics, Meta, Type, WherePredicate};
 
-/// The helper attribute that marks a variational field.
+/// The helper attribute that leaves a field out.
 const ATTRIBUTE: &str = "bayesian";
 
 /// What a `#[bayesian]` attribute accepts, quoted in error messages.
-const ACCEPTED: &str = "accepted: `#[bayesian]` alone, with no arguments (priors and \
-                        initialisation are set in the layer's config)";
+const ACCEPTED: &str = "accepted: `#[bayesian(skip)]`, which leaves a field out of the KL term, \
+                        `with_mode`, the posterior statistics and the checkpoint state";
 
 /// Generates `impl ::bayesburn::Bayesian` for a struct with named fields.
 ///
-/// Every field marked `#[bayesian]` contributes its KL, is switched by `with_mode`, reports
-/// its posterior statistics and its checkpoint state under its field name, and restores that
-/// state from a checkpoint; the other fields are moved unchanged.
+/// Every field takes part unless it is marked `#[bayesian(skip)]`: it contributes its KL, is
+/// switched by `with_mode`, reports its posterior statistics and its checkpoint state under its
+/// field name, and restores that state from a checkpoint. Skipped fields are moved unchanged.
+/// A field type that does not implement `Bayesian` is a compile error at that field.
 pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     reject_attribute_on(&input.attrs, "the struct itself")?;
     let fields = named_fields(&input)?;
@@ -31,9 +32,9 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     let mut bayesian = Vec::new();
     for &field in &fields {
-        match is_bayesian(field) {
-            Ok(true) => bayesian.push(field),
-            Ok(false) => {}
+        match is_skipped(field) {
+            Ok(false) => bayesian.push(field),
+            Ok(true) => {}
             Err(e) => push(e),
         }
     }
@@ -44,8 +45,9 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         return Err(syn::Error::new_spanned(
             &input.ident,
             format!(
-                "`{}` has no `#[bayesian]` field; mark the variational fields with `#[bayesian]` \
-                 (e.g. `#[bayesian] hidden: BayesLinear`), or remove `#[derive(Bayesian)]`",
+                "`{}` has no field that takes part in `#[derive(Bayesian)]`; remove \
+                 `#[bayesian(skip)]` from the fields that hold variational weights, or remove \
+                 `#[derive(Bayesian)]`",
                 input.ident
             ),
         ));
@@ -166,15 +168,15 @@ fn named_fields(input: &DeriveInput) -> syn::Result<Vec<&Field>> {
             return Err(syn::Error::new_spanned(
                 e.enum_token,
                 "`#[derive(Bayesian)]` does not support enums; derive Bayesian on a struct with named \
-                 fields and mark its variational fields with `#[bayesian]` (to choose between \
-                 layers at run time, use an `Option<Layer>` field per alternative)",
+                 fields (to choose between layers at run time, use an `Option<Layer>` field per \
+                 alternative)",
             ))
         }
         Data::Union(u) => {
             return Err(syn::Error::new_spanned(
                 u.union_token,
                 "`#[derive(Bayesian)]` does not support unions; derive Bayesian on a struct with named \
-                 fields and mark its variational fields with `#[bayesian]`",
+                 fields",
             ))
         }
     };
@@ -183,23 +185,30 @@ fn named_fields(input: &DeriveInput) -> syn::Result<Vec<&Field>> {
         Fields::Unnamed(unnamed) => Err(syn::Error::new_spanned(
             unnamed,
             "`#[derive(Bayesian)]` does not support tuple structs; use named fields \
-             (`struct Net { #[bayesian] hidden: BayesLinear, .. }`) so each layer's posterior \
+             (`struct Net { hidden: BayesLinear, .. }`) so each layer's posterior \
              statistics can be reported under its field name",
         )),
         Fields::Unit => Err(syn::Error::new_spanned(
             &input.ident,
-            "`#[derive(Bayesian)]` does not support unit structs; use a struct with named fields \
-             and mark its variational fields with `#[bayesian]`",
+            "`#[derive(Bayesian)]` does not support unit structs; use a struct with named fields",
         )),
     }
 }
 
-/// Whether `field` carries a well-formed `#[bayesian]`.
-fn is_bayesian(field: &Field) -> syn::Result<bool> {
+/// Whether `field` is left out: marked `#[bayesian(skip)]` or burn's `#[module(skip)]`; an error
+/// for any other `#[bayesian..]`.
+fn is_skipped(field: &Field) -> syn::Result<bool> {
     let mut found: Option<&syn::Attribute> = None;
     for attr in field.attrs.iter().filter(|a| a.path().is_ident(ATTRIBUTE)) {
         match &attr.meta {
-            Meta::Path(_) => {}
+            Meta::Path(path) => {
+                return Err(syn::Error::new_spanned(
+                    path,
+                    "`#[bayesian]` is not needed: every field takes part unless it is marked \
+                     `#[bayesian(skip)]`; remove the attribute",
+                ))
+            }
+            Meta::List(list) if list.tokens.to_string() == "skip" => {}
             Meta::List(list) => {
                 return Err(syn::Error::new_spanned(
                     &list.tokens,
@@ -211,11 +220,22 @@ fn is_bayesian(field: &Field) -> syn::Result<bool> {
             }
         }
         if found.is_some() {
-            return Err(syn::Error::new_spanned(attr, "duplicate `#[bayesian]` on this field; write it once"));
+            return Err(syn::Error::new_spanned(attr, "duplicate `#[bayesian(skip)]` on this field; write it once"));
         }
         found = Some(attr);
     }
-    Ok(found.is_some())
+    Ok(found.is_some() || is_module_skip(field))
+}
+
+/// Whether `field` is marked `#[module(skip)]`: burn keeps such a field out of the module (no
+/// parameters, any type), so it can hold no variational weights and is left out here too.
+fn is_module_skip(field: &Field) -> bool {
+    field.attrs.iter().any(|attr| {
+        attr.path().is_ident("module")
+            && matches!(&attr.meta, Meta::List(list) if list.tokens.clone().into_iter().any(
+                |tt| matches!(tt, TokenTree::Ident(i) if i == "skip")
+            ))
+    })
 }
 
 /// Errors on a `#[bayesian]` placed anywhere but on a field.
@@ -223,14 +243,16 @@ fn reject_attribute_on(attrs: &[syn::Attribute], place: &str) -> syn::Result<()>
     match attrs.iter().find(|a| a.path().is_ident(ATTRIBUTE)) {
         Some(attr) => Err(syn::Error::new_spanned(
             attr,
-            format!("`#[bayesian]` is not allowed on {place}; put it on each variational field instead"),
+            format!(
+                "`#[bayesian]` is not allowed on {place}; to leave a field out, put `#[bayesian(skip)]` on that field"
+            ),
         )),
         None => Ok(()),
     }
 }
 
-/// The input's generics plus `FieldType: ::bayesburn::Bayesian` for every `#[bayesian]` field
-/// type that mentions a generic parameter. Concrete field types are checked where the methods
+/// The input's generics plus `FieldType: ::bayesburn::Bayesian` for every field taking part
+/// whose type mentions a generic parameter. Concrete field types are checked where the methods
 /// use them: as where-clause predicates they would be "trivial bounds", which stable Rust
 /// rejects at the bound with a pointer to the unstable `trivial_bounds` feature (rust#48214).
 fn with_bounds(generics: &Generics, bayesian: &[&Field]) -> Generics {
@@ -294,13 +316,14 @@ mod tests {
             where
                 M: Clone,
             {
-                #[bayesian]
                 head: BayesLinear,
-                #[bayesian]
                 blocks: Vec<M>,
-                #[bayesian]
                 r#skip: Option<McDropout>,
                 activation: Relu,
+                #[bayesian(skip)]
+                frozen: Vec<M>,
+                #[module(skip)]
+                config: M,
             }
         };
         insta::assert_snapshot!(pretty(expand(input).unwrap()));
@@ -340,7 +363,7 @@ mod tests {
             (syn::parse_quote!(union Net { a: u32 }), "struct with named fields"),
             (
                 syn::parse_quote!(
-                    struct Net(#[bayesian] BayesLinear);
+                    struct Net(BayesLinear);
                 ),
                 "use named fields",
             ),
@@ -353,10 +376,11 @@ mod tests {
             (
                 syn::parse_quote!(
                     struct Net {
+                        #[bayesian(skip)]
                         a: Relu,
                     }
                 ),
-                "mark the variational fields with `#[bayesian]`",
+                "has no field that takes part",
             ),
             (
                 syn::parse_quote!(
@@ -371,11 +395,10 @@ mod tests {
                 syn::parse_quote!(
                     #[bayesian]
                     struct Net {
-                        #[bayesian]
                         a: L,
                     }
                 ),
-                "on each variational field",
+                "put `#[bayesian(skip)]` on that field",
             ),
         ];
         for (input, expected) in cases {
@@ -384,9 +407,10 @@ mod tests {
         }
         let duplicate: DeriveInput = syn::parse_quote!(
             struct Net {
-                #[bayesian]
-                #[bayesian]
+                #[bayesian(skip)]
+                #[bayesian(skip)]
                 a: L,
+                b: L,
             }
         );
         assert!(error(duplicate).contains("duplicate"));
@@ -396,7 +420,14 @@ mod tests {
                 a: L,
             }
         );
-        assert!(error(name_value).contains("accepted: `#[bayesian]` alone"));
+        assert!(error(name_value).contains("accepted: `#[bayesian(skip)]`"));
+        let bare: DeriveInput = syn::parse_quote!(
+            struct Net {
+                #[bayesian]
+                a: L,
+            }
+        );
+        assert!(error(bare).contains("`#[bayesian]` is not needed"));
     }
 
     #[test]

@@ -9,8 +9,12 @@ mod model;
 
 /// Derives `bayesburn::Bayesian` for a network built from Bayesian modules.
 ///
-/// Put it next to burn's `#[derive(Module)]` on a struct with named fields and mark each field
-/// that holds variational weights with `#[bayesian]`:
+/// Put it next to burn's `#[derive(Module)]` on a struct with named fields. Every field takes
+/// part, as every field of burn's `Module` derive does: its KL term is added, `with_mode`
+/// switches it, its posterior statistics and checkpoint state are reported under its name.
+/// burn's deterministic modules and primitives (`Linear`, `Relu`, `Param<Tensor<D>>`, `usize`,
+/// ...) implement `Bayesian` with no KL and a `with_mode` that does nothing, so they need no
+/// attribute:
 ///
 /// ```ignore
 /// use bayesburn::layers::BayesLinear;
@@ -19,17 +23,18 @@ mod model;
 ///
 /// #[derive(Module, Bayesian, Debug)]
 /// pub struct Regressor {
-///     #[bayesian]
 ///     hidden: BayesLinear,
-///     #[bayesian]
 ///     out: BayesLinear,
 ///     activation: burn::nn::Relu,
+///     /// Left out on purpose: no KL term, and `with_mode` leaves it as it is.
+///     #[bayesian(skip)]
+///     frozen: BayesLinear,
 /// }
 ///
 /// // Generated:
-/// // - `kl()`: the sum of the `#[bayesian]` fields' KL terms (`None` if none of them has one);
-/// // - `with_mode(mode)`: the struct with every `#[bayesian]` field switched to `mode`, the
-/// //   other fields moved unchanged;
+/// // - `kl()`: the sum of the fields' KL terms (`None` if none of them has one);
+/// // - `with_mode(mode)`: the struct with every field switched to `mode`, the skipped fields
+/// //   moved unchanged;
 /// // - `collect_posterior_stats(prefix, out)` and so `posterior_stats()`: one entry per
 /// //   variational layer, named by its path (`hidden`, `out`, `blocks.0`, ...).
 ///
@@ -42,24 +47,28 @@ mod model;
 /// }
 /// ```
 ///
-/// # The `#[bayesian]` attribute
+/// # Fields
 ///
-/// - It takes no arguments: write `#[bayesian]`, alone, on a field.
-/// - The field's type must implement `Bayesian`: a bayesburn layer (`BayesLinear`,
-///   `BayesConv2d`, `McDropout`), a struct that derives `Bayesian`, or a `Vec` or `Option` of
-///   those. `Vec` elements are named by index (`blocks.0`, `blocks.1`); a `None` contributes
-///   no KL and no statistics.
-/// - Fields without it are deterministic and left alone: this is how a network is made
-///   partially Bayesian (for instance only its last layer).
+/// - A field's type must implement `Bayesian`: a bayesburn layer (`BayesLinear`,
+///   `BayesConv2d`, `McDropout`, the heads), one of burn's modules or primitives, a struct that
+///   derives `Bayesian`, or a `Vec`, `Option`, array or tuple of those. Elements are named by
+///   index (`blocks.0`, `blocks.1`); a `None` contributes no KL and no statistics.
+/// - For a deterministic module of your own, write `bayesburn::deterministic!(MyModule);`, or
+///   mark the field `#[bayesian(skip)]`.
+/// - `#[bayesian(skip)]` leaves a field out of all four: this is how a variational layer is
+///   frozen out of the ELBO on purpose. It is the attribute's only form.
+/// - A field burn keeps out of the module with `#[module(skip)]` (a constant of any type) is
+///   left out here too.
 ///
-/// Generic structs work; a where-clause `FieldType: Bayesian` is added for each `#[bayesian]`
-/// field whose type mentions a generic parameter.
+/// Generic structs work; a where-clause `FieldType: Bayesian` is added for each field taking
+/// part whose type mentions a generic parameter.
 ///
 /// # Compile errors
 ///
 /// Each error points at the offending code and says what to do: the derive on an enum, a union,
-/// a tuple or unit struct; a struct without any `#[bayesian]` field; `#[bayesian(..)]` with
-/// arguments; `#[bayesian]` on a field whose type does not implement `Bayesian`.
+/// a tuple or unit struct; a struct whose every field is skipped; `#[bayesian]` without `skip`
+/// or with another argument; a field whose type does not implement `Bayesian` (the error names
+/// the field's type and the two fixes: `#[bayesian(skip)]`, or an implementation).
 ///
 /// The generated code names `::bayesburn` (and burn as `::bayesburn::burn`), so the crate must
 /// depend on `bayesburn` under that name.

@@ -152,11 +152,8 @@ fn a_convolution_survives_with_its_geometry() {
 /// A derived network with `Vec` and `Option` fields, a head and a deterministic layer.
 #[derive(Module, Bayesian, Debug)]
 struct Net {
-    #[bayesian]
     blocks: Vec<BayesLinear>,
-    #[bayesian]
     dropout: Option<McDropout>,
-    #[bayesian]
     head: GaussianHead,
     skip: Linear,
 }

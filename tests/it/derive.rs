@@ -75,18 +75,15 @@ impl Bayesian for Silent {
 
 #[derive(Module, Bayesian, Debug)]
 struct Net {
-    #[bayesian]
     first: Toy,
-    #[bayesian]
     blocks: Vec<Toy>,
-    #[bayesian]
     present: Option<Toy>,
-    #[bayesian]
     absent: Option<Toy>,
-    #[bayesian]
     dropout: Silent,
-    /// Bayesian by type but not marked: must stay out of KL, modes and statistics.
+    /// Bayesian by type but skipped: must stay out of KL, modes and statistics.
+    #[bayesian(skip)]
     unmarked: Toy,
+    /// burn's deterministic modules take part with no KL and no statistics.
     linear: Linear,
     activation: Relu,
 }
@@ -110,7 +107,7 @@ fn scalar(kl: Option<Tensor<1>>) -> f32 {
 }
 
 #[test]
-fn kl_is_the_sum_of_the_marked_fields() {
+fn kl_is_the_sum_of_the_fields_not_skipped() {
     let net = net();
     let by_hand = [net.first.kl(), net.blocks.kl(), net.present.kl(), net.absent.kl(), net.dropout.kl()]
         .into_iter()
@@ -127,7 +124,7 @@ fn kl_keeps_the_shape_one() {
 }
 
 #[test]
-fn with_mode_reaches_every_marked_field_and_nothing_else() {
+fn with_mode_reaches_every_field_not_skipped_and_nothing_else() {
     let before = net();
     let ids = (before.first.w.id, before.unmarked.w.id, before.linear.weight.id);
     let linear = before.linear.weight.val().into_data();
@@ -167,9 +164,7 @@ fn posterior_stats_are_named_by_field_path() {
 
 #[derive(Module, Bayesian, Debug)]
 struct Outer {
-    #[bayesian]
     inner: Net,
-    #[bayesian]
     heads: Vec<Option<Toy>>,
 }
 
@@ -190,10 +185,9 @@ struct Stack<L: Module>
 where
     L: core::fmt::Debug,
 {
-    #[bayesian]
     layers: Vec<L>,
-    #[bayesian]
     head: L,
+    #[bayesian(skip)]
     spare: L,
 }
 
@@ -212,11 +206,8 @@ fn generics_pass_through() {
 
 #[derive(Module, Bayesian, Debug)]
 struct NoVariationalWeights {
-    #[bayesian]
     dropout: Silent,
-    #[bayesian]
     more: Vec<Silent>,
-    #[bayesian]
     absent: Option<Toy>,
 }
 
@@ -228,14 +219,13 @@ fn kl_is_none_without_variational_weights() {
 }
 
 /// Field names that equal the generated code's local names (`kl`, `mode`, `prefix`, `out`)
-/// and a raw identifier, whose statistics are named without the `r#`.
+/// and a raw identifier, whose statistics are named without the `r#`; a `#[module(skip)]`
+/// field (not a module, so never Bayesian) is left out without an attribute, a primitive
+/// (`usize`) takes part and adds nothing.
 #[derive(Module, Bayesian, Debug)]
 struct Hygiene {
-    #[bayesian]
     kl: Toy,
-    #[bayesian]
     out: Toy,
-    #[bayesian]
     r#type: Toy,
     #[module(skip)]
     mode: Mode,
@@ -251,6 +241,38 @@ fn field_names_do_not_clash_with_generated_code() {
     let net = net.with_mode(Mode::Mean);
     assert_eq!((net.kl.mode, net.out.mode, net.r#type.mode), (Mode::Mean, Mode::Mean, Mode::Mean));
     assert_eq!((net.mode, net.prefix), (Mode::Sample, 3));
+}
+
+#[derive(Module, Bayesian, Debug)]
+struct Containers {
+    pair: (Toy, Silent),
+    array: [Toy; 2],
+    bias: Param<Tensor<1>>,
+    encoder: Encoder,
+}
+
+/// A deterministic module of the user's, made a valid field by `deterministic!`.
+#[derive(Module, Debug)]
+struct Encoder {
+    linear: Linear,
+}
+bayesburn::deterministic!(Encoder);
+
+#[test]
+fn tuples_arrays_and_declared_deterministic_modules_take_part() {
+    let device = Device::flex();
+    let net = Containers {
+        pair: (Toy::new(1.0), Silent::new()),
+        array: [Toy::new(2.0), Toy::new(4.0)],
+        bias: Param::from_tensor(Tensor::from_floats([64.0], &device)),
+        encoder: Encoder { linear: LinearConfig::new(2, 2).init(&device) },
+    };
+    assert_eq!(scalar(net.kl()), 1.0 + 2.0 + 4.0);
+    let names: Vec<String> = net.posterior_stats().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["pair.0", "array.0", "array.1"]);
+    let net = net.with_mode(Mode::Mean);
+    assert_eq!((net.pair.0.mode, net.pair.1.mode), (Mode::Mean, Mode::Mean));
+    assert!(net.array.iter().all(|t| t.mode == Mode::Mean));
 }
 
 #[test]

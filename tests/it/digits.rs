@@ -21,9 +21,7 @@ use burn::tensor::ops::MaxPoolOptions;
 
 #[derive(Module, Bayesian, Debug)]
 struct TinyCnn {
-    #[bayesian]
     conv: BayesConv2d,
-    #[bayesian]
     out: BayesLinear,
 }
 

@@ -271,9 +271,7 @@ fn heteroscedastic_head_learns_two_noise_levels() {
 /// Partial Bayesianization: a Bayes-by-backprop body with a deterministic variance head.
 #[derive(Module, Bayesian, Debug)]
 struct PartlyBayesian {
-    #[bayesian]
     body: BayesLinear,
-    #[bayesian]
     head: GaussianHead,
 }
 

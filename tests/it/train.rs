@@ -100,9 +100,7 @@ mod health {
 
     #[derive(Module, Bayesian, Debug)]
     struct Net {
-        #[bayesian]
         hidden: BayesLinear,
-        #[bayesian]
         out: BayesLinear,
     }
 

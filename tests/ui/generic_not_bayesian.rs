@@ -1,11 +1,16 @@
 use bayesburn::prelude::*;
-use burn::nn::Relu;
+use burn::nn::Linear;
 use burn::prelude::*;
 
 #[derive(Module, Bayesian, Debug)]
 struct Stack<L: Module> {
-    #[bayesian]
     layers: Vec<L>,
+}
+
+/// A deterministic module of the user's: not `Bayesian` until it is declared so.
+#[derive(Module, Debug)]
+struct Encoder {
+    linear: Linear,
 }
 
 fn total_kl<M: Bayesian>(model: &M) -> Option<Tensor<1>> {
@@ -13,8 +18,9 @@ fn total_kl<M: Bayesian>(model: &M) -> Option<Tensor<1>> {
 }
 
 fn main() {
+    let device = Device::flex();
     let stack = Stack {
-        layers: vec![Relu::new()],
+        layers: vec![Encoder { linear: burn::nn::LinearConfig::new(1, 1).init(&device) }],
     };
     let _ = total_kl(&stack);
 }

@@ -1,7 +1,8 @@
+use bayesburn::layers::BayesLinear;
 use bayesburn::prelude::*;
 use burn::nn::Linear;
 
 #[derive(Bayesian)]
-struct Net(#[bayesian] Linear, Linear);
+struct Net(BayesLinear, Linear);
 
 fn main() {}

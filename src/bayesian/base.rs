@@ -1,5 +1,4 @@
-//! The [`Bayesian`] trait: what a module with variational weights offers, and what
-//! `#[derive(Bayesian)]` generates for a network built from such modules.
+//! The [`Bayesian`] trait, [`Mode`] and [`LayerStats`].
 
 use burn::prelude::*;
 
@@ -49,21 +48,24 @@ pub struct LayerStats {
 /// A module whose weights (some of them) are distributions.
 ///
 /// Implemented by the variational layers ([`BayesLinear`](crate::layers::BayesLinear),
-/// [`BayesConv2d`](crate::layers::BayesConv2d), [`McDropout`](crate::layers::McDropout)), by
-/// `Vec<T>` and `Option<T>` of them, and by any struct that derives it:
+/// [`BayesConv2d`](crate::layers::BayesConv2d), [`McDropout`](crate::layers::McDropout), the
+/// heads), by burn's deterministic modules and primitives (zero KL, `with_mode` a no-op: see
+/// [`deterministic!`](crate::deterministic)), by `Vec`, `Option`, arrays and tuples of
+/// implementors, and by any struct that derives it. Every field of a derived struct takes
+/// part unless it is marked `#[bayesian(skip)]`:
 ///
 /// ```ignore
 /// #[derive(Module, Bayesian, Debug)]
 /// pub struct Regressor {
-///     #[bayesian] hidden: BayesLinear,
-///     #[bayesian] out: BayesLinear,
+///     hidden: BayesLinear,
+///     out: BayesLinear,
 ///     activation: Relu,
 /// }
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a Bayesian module",
-    label = "`#[bayesian]` needs a field whose type implements `bayesburn::Bayesian`",
-    note = "use a bayesburn layer (BayesLinear, BayesConv2d, McDropout), a struct that derives `Bayesian`, or a `Vec`/`Option` of those; remove `#[bayesian]` from deterministic fields"
+    message = "`{Self}` is not a Bayesian module, so `#[derive(Bayesian)]` cannot account for this field",
+    label = "this field takes part in the KL term and `with_mode` unless it is marked `#[bayesian(skip)]`",
+    note = "either mark the field `#[bayesian(skip)]` (its KL and mode are then ignored), or implement `bayesburn::Bayesian` for its type: `#[derive(Bayesian)]` on a struct of Bayesian fields, or `bayesburn::deterministic!(Type);` for a module without variational weights"
 )]
 pub trait Bayesian: Sized {
     /// KL divergence of the variational posterior from the prior, summed exactly over every
@@ -122,60 +124,5 @@ pub fn add_kl(a: Option<Tensor<1>>, b: Option<Tensor<1>>) -> Option<Tensor<1>> {
         (Some(a), Some(b)) => Some(a + b),
         (a, None) => a,
         (None, b) => b,
-    }
-}
-
-impl<T: Bayesian> Bayesian for Vec<T> {
-    fn kl(&self) -> Option<Tensor<1>> {
-        self.iter().fold(None, |acc, m| add_kl(acc, m.kl()))
-    }
-
-    fn with_mode(self, mode: Mode) -> Self {
-        self.into_iter().map(|m| m.with_mode(mode)).collect()
-    }
-
-    fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
-        for (i, m) in self.iter().enumerate() {
-            m.collect_posterior_stats(&join_path(prefix, &i.to_string()), out);
-        }
-    }
-
-    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
-        for (i, m) in self.iter().enumerate() {
-            m.collect_layer_states(&join_path(prefix, &i.to_string()), out);
-        }
-    }
-
-    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
-        self.into_iter()
-            .enumerate()
-            .map(|(i, m)| m.restore_layer_states(&join_path(prefix, &i.to_string()), states))
-            .collect()
-    }
-}
-
-impl<T: Bayesian> Bayesian for Option<T> {
-    fn kl(&self) -> Option<Tensor<1>> {
-        self.as_ref().and_then(|m| m.kl())
-    }
-
-    fn with_mode(self, mode: Mode) -> Self {
-        self.map(|m| m.with_mode(mode))
-    }
-
-    fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
-        if let Some(m) = self {
-            m.collect_posterior_stats(prefix, out);
-        }
-    }
-
-    fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
-        if let Some(m) = self {
-            m.collect_layer_states(prefix, out);
-        }
-    }
-
-    fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
-        self.map(|m| m.restore_layer_states(prefix, states)).transpose()
     }
 }

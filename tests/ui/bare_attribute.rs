@@ -1,10 +1,12 @@
+use bayesburn::layers::BayesLinear;
 use bayesburn::prelude::*;
-use burn::nn::{Linear, Relu};
+use burn::nn::Relu;
 use burn::prelude::*;
 
 #[derive(Module, Bayesian, Debug)]
 struct Net {
-    hidden: Linear,
+    #[bayesian]
+    hidden: BayesLinear,
     activation: Relu,
 }
 
