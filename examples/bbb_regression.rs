@@ -23,6 +23,8 @@ use bayesburn::objective::{gaussian_nll, Elbo};
 use bayesburn::posterior::Prior;
 use bayesburn::train::{fit_bayesian, FitConfig};
 use bayesburn::{noise, Bayesian, Mode};
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -68,23 +70,24 @@ struct Args {
 fn parse_args() -> Args {
     let mut args =
         Args { json: false, device: "cpu".into(), seed: 0, epochs: 200, estimator: Estimator::Reparameterization };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
-        match a.as_str() {
-            "--json" => args.json = true,
-            "--device" => args.device = value("--device"),
-            "--seed" => args.seed = value("--seed").parse().expect("--seed takes an integer"),
-            "--epochs" => args.epochs = value("--epochs").parse().expect("--epochs takes an integer"),
-            "--estimator" => {
-                args.estimator = match value("--estimator").as_str() {
+    let mut cli = cli!("cargo run --release --example bbb_regression -- [--json] [--device D] [--seed N] [--epochs N] [--estimator reparam|flipout|local]");
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("json") => args.json = true,
+            Long("device") => args.device = cli.value(),
+            Long("seed") => args.seed = cli.value(),
+            Long("epochs") => args.epochs = cli.value(),
+            Long("estimator") => {
+                args.estimator = match cli.value::<String>().as_str() {
                     "reparam" => Estimator::Reparameterization,
                     "flipout" => Estimator::Flipout,
                     "local" => Estimator::LocalReparameterization,
-                    other => panic!("unknown estimator {other:?}: use reparam, flipout or local"),
+                    other => usage
+                        .fail(format!("unknown estimator {other:?} for --estimator: use reparam, flipout or local")),
                 }
             }
-            other => panic!("unknown argument {other:?}; flags: --json --device --seed --epochs --estimator"),
+            _ => usage.fail(arg.unexpected()),
         }
     }
     args

@@ -53,6 +53,8 @@ use bayesburn::posterior::{softplus, Prior};
 use bayesburn::predict::{Activation, DenseStack, RegressionSummary};
 use bayesburn::train::{fit, FitConfig};
 use bayesburn::{noise, Bayesian};
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::optim::AdamConfig;
@@ -229,21 +231,22 @@ const DEFAULT_BENCHES: [&str; 4] = ["bbb_reparam", "bbb_flipout", "mcdropout", "
 
 fn parse_args() -> Args {
     let mut args = Args { threads: 1, seed: 0, epochs: 200, only: Vec::new() };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
-        match a.as_str() {
-            "--threads" => args.threads = value("--threads").parse().expect("--threads takes an integer"),
-            "--seed" => args.seed = value("--seed").parse().expect("--seed takes an integer"),
-            "--epochs" => args.epochs = value("--epochs").parse().expect("--epochs takes an integer"),
-            "--only" => {
-                let name = value("--only");
-                assert!(BENCHES.contains(&name.as_str()), "unknown bench {name:?}: use one of {BENCHES:?}");
+    let mut cli =
+        cli!("cargo run --release --example bench_toy -- [--threads N] [--seed N] [--epochs N] [--only NAME]...");
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("threads") => args.threads = cli.value(),
+            Long("seed") => args.seed = cli.value(),
+            Long("epochs") => args.epochs = cli.value(),
+            Long("only") => {
+                let name: String = cli.value();
+                if !BENCHES.contains(&name.as_str()) {
+                    usage.fail(format!("unknown bench {name:?} for --only: use one of {BENCHES:?}"));
+                }
                 args.only.push(name);
             }
-            other => {
-                panic!("unknown argument {other:?}; flags: --threads --seed --epochs --only")
-            }
+            _ => usage.fail(arg.unexpected()),
         }
     }
     if args.only.is_empty() {

@@ -46,6 +46,8 @@ use bayesburn::objective::{Elbo, KendallGalLossConfig};
 use bayesburn::predict::{self, ClassificationSummary};
 use bayesburn::train::{fit, FitConfig};
 use bayesburn::{metrics, noise, Bayesian};
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::AdamConfig;
@@ -123,21 +125,23 @@ fn parse_args() -> Args {
         ring: 3.0,
         lr: 3e-3,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--json" => a.json = true,
-            "--device" => a.device = value(),
-            "--seed" => a.seed = value().parse().expect("--seed takes an integer"),
-            "--out" => a.out = value(),
-            "--epochs" => a.epochs = value().parse().expect("--epochs takes an integer"),
-            "--hidden" => a.hidden = value().parse().expect("--hidden takes an integer"),
-            "--dropout" => a.dropout = value().parse().expect("--dropout takes a number"),
-            "--weight-decay" => a.weight_decay = value().parse().expect("--weight-decay takes a number"),
-            "--ring" => a.ring = value().parse().expect("--ring takes a number"),
-            "--lr" => a.lr = value().parse().expect("--lr takes a number"),
-            other => panic!("unknown flag {other:?}; see the header of examples/classify_uncertainty.rs"),
+    let mut cli = cli!(
+        "cargo run --release --example classify_uncertainty -- [--json] [--device D] [--seed N] [--out DIR] [flags]"
+    );
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("json") => a.json = true,
+            Long("device") => a.device = cli.value(),
+            Long("seed") => a.seed = cli.value(),
+            Long("out") => a.out = cli.value(),
+            Long("epochs") => a.epochs = cli.value(),
+            Long("hidden") => a.hidden = cli.value(),
+            Long("dropout") => a.dropout = cli.value(),
+            Long("weight-decay") => a.weight_decay = cli.value(),
+            Long("ring") => a.ring = cli.value(),
+            Long("lr") => a.lr = cli.value(),
+            _ => usage.fail(arg.unexpected()),
         }
     }
     a

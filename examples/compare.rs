@@ -25,31 +25,26 @@
 //! Why BBB is configured as it is: a N(0, 1) prior on ~4,300 weights against 300 points makes
 //! the full KL dominate the likelihood; the posterior then explains the noise with weight noise
 //! and the variance head learns nothing (at beta = 1 the correlation of the predicted aleatoric
-//! sd with the true noise sd measured -0.35 to 0.5 over seeds). Three changes fix it, each stated
+//! sd with the true noise sd is poor). Three changes fix it, each stated
 //! in the output:
 //! - the variance head is deterministic (partial Bayesianization through the derive): the body's
 //!   weights carry the epistemic uncertainty, the head learns the noise level;
 //! - the KL is tempered (beta = 0.3): the price is a posterior narrower than the Bayesian one;
 //! - the prior is N(0, 1.5^2) and each step averages 2 weight samples. Away from the data, the
 //!   weights the data do not pin return to the prior, so the prior's scale sets how fast the
-//!   epistemic band opens (prior sd 1 gave an outside/inside ratio under 2 for Flipout at 3 seeds
-//!   of 4); two samples per step halve the variance of the reparameterization gradient, which
-//!   otherwise lets the variance head wander (correlation 0.51 at one seed).
-//!
-//! Over seeds 0-5 the ratio came out 2.14-2.73 (reparameterization) and 1.68-2.29 (Flipout),
-//! with the aleatoric correlation >= 0.93 except once (reparameterization, seed 1: 0.585).
+//!   epistemic band opens; two samples per step halve the variance of the reparameterization
+//!   gradient, which otherwise lets the variance head wander.
 //!
 //! Why MC dropout uses beta-NLL (Seitzer et al. 2022): with the plain Gaussian NLL the mean's
 //! gradient is divided by the predicted variance, so where the noise is large the network leaves
 //! the dropout spread of its mean unpenalised and the variance head absorbs it; the epistemic sd
-//! inside the data then matches the one outside (ratio 0.96 measured). Weighting each point's NLL
-//! by its (stopped-gradient) variance, beta = 1, removes that discount. It trains for 800 epochs
+//! inside the data then matches the one outside. Weighting each point's NLL by its
+//! (stopped-gradient) variance, beta = 1, removes that discount. It trains for 800 epochs
 //! (cheap: no weight sampling): the dropout spread inside the data keeps shrinking as the fit
-//! sharpens, while outside it does not (ratio 1.51-2.36 over seeds 0-5 at 400 epochs, 1.73-2.73
-//! at 800, measured when all methods shared one stream; 2.27-2.77 at 800 with its own stream).
+//! sharpens, while outside it does not. The ensemble trains 800 epochs for the same reason.
 //!
-//! The ensemble trains 800 epochs for the same reason: over seeds 0-5 its ratio was 2.36-3.70 at
-//! 400 epochs and 2.13-4.74 at 800 (4 of 6 seeds >= 3 instead of 2).
+//! The figures measured while choosing these settings (over seeds) are in
+//! `docs/PERFORMANCE.md`, "Figures the examples' settings were chosen on".
 
 use std::time::Instant;
 
@@ -63,6 +58,8 @@ use bayesburn::posterior::Prior;
 use bayesburn::predict::{self, RegressionSummary};
 use bayesburn::train::{fit, fit_bayesian, FitConfig};
 use bayesburn::{metrics, noise, Bayesian};
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{decay::WeightDecayConfig, AdamConfig};
 use burn::prelude::*;
@@ -205,29 +202,31 @@ fn parse_args() -> Args {
         bbb_samples: 2,
         only: "all".into(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--json" => a.json = true,
-            "--device" => a.device = value(),
-            "--seed" => a.seed = value().parse().expect("--seed takes an integer"),
-            "--out" => a.out = value(),
-            "--epochs" => a.epochs = value().parse().expect("--epochs takes an integer"),
-            "--bbb-beta" => a.bbb_beta = value().parse().expect("--bbb-beta takes a number"),
-            "--prior-sd" => a.prior_sd = value().parse().expect("--prior-sd takes a number"),
-            "--lr" => a.lr = value().parse().expect("--lr takes a number"),
-            "--bbb-lr" => a.bbb_lr = value().parse().expect("--bbb-lr takes a number"),
-            "--dropout" => a.dropout = value().parse().expect("--dropout takes a number"),
-            "--mcd-lr" => a.mcd_lr = value().parse().expect("--mcd-lr takes a number"),
-            "--mcd-beta-nll" => a.mcd_beta_nll = value().parse().expect("--mcd-beta-nll takes a number"),
-            "--mcd-hidden" => a.mcd_hidden = value().parse().expect("--mcd-hidden takes an integer"),
-            "--weight-decay" => a.weight_decay = value().parse().expect("--weight-decay takes a number"),
-            "--bbb-samples" => a.bbb_samples = value().parse().expect("--bbb-samples takes an integer"),
-            "--mcd-epochs" => a.mcd_epochs = value().parse().expect("--mcd-epochs takes an integer"),
-            "--ens-epochs" => a.ens_epochs = value().parse().expect("--ens-epochs takes an integer"),
-            "--only" => a.only = value(),
-            other => panic!("unknown flag {other:?}; see the header of examples/compare.rs"),
+    let mut cli = cli!(
+        "cargo run --release --example compare -- [--json] [--device D] [--seed N] [--out DIR] [--only METHOD] [flags]"
+    );
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("json") => a.json = true,
+            Long("device") => a.device = cli.value(),
+            Long("seed") => a.seed = cli.value(),
+            Long("out") => a.out = cli.value(),
+            Long("epochs") => a.epochs = cli.value(),
+            Long("bbb-beta") => a.bbb_beta = cli.value(),
+            Long("prior-sd") => a.prior_sd = cli.value(),
+            Long("lr") => a.lr = cli.value(),
+            Long("bbb-lr") => a.bbb_lr = cli.value(),
+            Long("dropout") => a.dropout = cli.value(),
+            Long("mcd-lr") => a.mcd_lr = cli.value(),
+            Long("mcd-beta-nll") => a.mcd_beta_nll = cli.value(),
+            Long("mcd-hidden") => a.mcd_hidden = cli.value(),
+            Long("weight-decay") => a.weight_decay = cli.value(),
+            Long("bbb-samples") => a.bbb_samples = cli.value(),
+            Long("mcd-epochs") => a.mcd_epochs = cli.value(),
+            Long("ens-epochs") => a.ens_epochs = cli.value(),
+            Long("only") => a.only = cli.value(),
+            _ => usage.fail(arg.unexpected()),
         }
     }
     a

@@ -36,21 +36,9 @@
 //!
 //! Run: `cargo run --release --example digits_cnn -- --data ../shared/data/mnist5k/mnist_5k.csv.gz`.
 //! On mnist5k both models together take about 50 s on 2 cores in release (training plus 20
-//! samples of 7,000 evaluation images; measured 1.5–3.5 minutes per model on a shared machine);
-//! the 8x8 digits take seconds. Measured at seed 0: Bayes CNN accuracy 0.981, ECE 0.014, mutual
-//! information on noise 8.8 times that on digits; MC-dropout CNN 0.978, 0.026, 7.2.
-//!
-//! Across seeds (the seed fixes the split, the initialisation and the noise; dev profile,
-//! `--json --seed N`; accuracy / ECE / MI ratio): seed 1 gives Bayes CNN 0.942 / 0.018 / 17.7
-//! and MC-dropout CNN 0.966 / 0.015 / 8.1; seed 2 gives 0.958 / 0.015 / 5.2 and
-//! 0.959 / 0.023 / 6.0. The standard error of an accuracy near 0.96 on 1,000 test images is
-//! 0.006, so the seeds differ by more than the test split's noise: the small network is the
-//! limit. What moved it, at seeds 1 and 2 (measured before the layers' softplus, and later the
-//! fused weight kernels and the dropout-mask stream, changed rounding and draws, which moved the
-//! figures by about as much as a seed does): 30 epochs, 0.959 and 0.958 at seed 1; channels 16,32
-//! and hidden 128 (about twice the time), MC dropout 0.973 and 0.965, Bayes CNN 0.956 and 0.967;
-//! wider plus `--beta 0.03`, Bayes CNN 0.967 and 0.965, but the mutual information on noise fell
-//! to 2.8 times that on digits at seed 2. A colder posterior buys accuracy with epistemic
+//! samples of 7,000 evaluation images); the 8x8 digits take seconds. The figures measured at
+//! seeds 0-2 and what moved them are in `docs/PERFORMANCE.md`, "Figures the examples' settings
+//! were chosen on". A colder posterior (`--beta` below 1) buys accuracy with epistemic
 //! uncertainty; the defaults keep the uncertainty.
 //!
 //! Flags: `--data PATH`, `--epochs N` (default 15), `--seed N`, `--json`, `--device cpu|cuda`,
@@ -86,6 +74,8 @@ use bayesburn::posterior::{MuInit, PosteriorInit, Prior};
 use bayesburn::predict::{ClassificationAccumulator, ClassificationSummary};
 use bayesburn::train::{fit, FitConfig};
 use bayesburn::{metrics, noise, Bayesian};
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::AdamConfig;
@@ -226,36 +216,40 @@ fn parse_args() -> Args {
         channels: [8, 16],
         hidden: 64,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--data" => a.data = Some(value()),
-            "--epochs" => a.epochs = value().parse().expect("--epochs takes an integer"),
-            "--seed" => a.seed = value().parse().expect("--seed takes an integer"),
-            "--json" => a.json = true,
-            "--device" => a.device = value(),
-            "--out" => a.out = value(),
-            "--only" => a.only = Some(value()),
-            "--loss" => {
-                a.kendall_gal = match value().as_str() {
+    let mut cli = cli!("cargo run --release --example digits_cnn -- [--data FILE] [--json] [--device D] [--seed N] [--out DIR] [flags]");
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("data") => a.data = Some(cli.value()),
+            Long("epochs") => a.epochs = cli.value(),
+            Long("seed") => a.seed = cli.value(),
+            Long("json") => a.json = true,
+            Long("device") => a.device = cli.value(),
+            Long("out") => a.out = cli.value(),
+            Long("only") => a.only = Some(cli.value()),
+            Long("loss") => {
+                a.kendall_gal = match cli.value::<String>().as_str() {
                     "softmax" => false,
                     "kendall-gal" => true,
-                    other => panic!("--loss takes softmax or kendall-gal, got {other:?}"),
+                    other => usage.fail(format!("--loss takes softmax or kendall-gal, got {other:?}")),
                 }
             }
-            "--samples" => a.samples = value().parse().expect("--samples takes an integer"),
-            "--lr" => a.lr = value().parse().expect("--lr takes a number"),
-            "--batch" => a.batch = value().parse().expect("--batch takes an integer"),
-            "--beta" => a.beta = value().parse().expect("--beta takes a number"),
-            "--prior-sd" => a.prior_sd = value().parse().expect("--prior-sd takes a number"),
-            "--dropout" => a.dropout = value().parse().expect("--dropout takes a number"),
-            "--channels" => {
-                let v: Vec<usize> = value().split(',').map(|c| c.parse().expect("--channels takes C1,C2")).collect();
-                a.channels = [v[0], *v.get(1).expect("--channels takes C1,C2")];
+            Long("samples") => a.samples = cli.value(),
+            Long("lr") => a.lr = cli.value(),
+            Long("batch") => a.batch = cli.value(),
+            Long("beta") => a.beta = cli.value(),
+            Long("prior-sd") => a.prior_sd = cli.value(),
+            Long("dropout") => a.dropout = cli.value(),
+            Long("channels") => {
+                let text: String = cli.value();
+                let v: Vec<Option<usize>> = text.split(',').map(|c| c.parse().ok()).collect();
+                a.channels = match v[..] {
+                    [Some(c1), Some(c2)] => [c1, c2],
+                    _ => usage.fail(format!("--channels takes C1,C2 (two integers), got {text:?}")),
+                };
             }
-            "--hidden" => a.hidden = value().parse().expect("--hidden takes an integer"),
-            other => panic!("unknown flag {other:?}; see the header of examples/digits_cnn.rs"),
+            Long("hidden") => a.hidden = cli.value(),
+            _ => usage.fail(arg.unexpected()),
         }
     }
     a

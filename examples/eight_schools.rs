@@ -31,6 +31,8 @@ use bayesburn::{
     infer::{ModelPotential, Potential},
     ppl::Ctx,
 };
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use bayesburn_fixtures::eight_schools::{self, EightSchools, EIGHT_SCHOOLS_SIGMA, EIGHT_SCHOOLS_Y};
 use burn::prelude::*;
 use burn::tensor::{FloatDType, TensorData};
@@ -83,14 +85,15 @@ fn main() -> bayesburn::Result<()> {
     let mut seed = 0u64;
     let mut method = ChainMethod::Sequential;
     let mut hand = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--json" => json = true,
-            "--parallel" => method = ChainMethod::Parallel,
-            "--hand" => hand = true,
-            "--seed" => seed = args.next().and_then(|s| s.parse().ok()).expect("--seed takes an integer"),
-            other => panic!("unknown flag {other}; flags: --json, --seed N, --parallel, --hand"),
+    let mut cli = cli!("cargo run --release --example eight_schools -- [--json] [--seed N] [--parallel] [--hand]");
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("json") => json = true,
+            Long("parallel") => method = ChainMethod::Parallel,
+            Long("hand") => hand = true,
+            Long("seed") => seed = cli.value(),
+            _ => usage.fail(arg.unexpected()),
         }
     }
 

@@ -21,6 +21,8 @@ use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator};
 use bayesburn::noise;
 use bayesburn::objective::gaussian_nll;
 use bayesburn::posterior::{inverse_softplus, MuInit, PosteriorInit};
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use burn::prelude::*;
 
 const D: usize = 64;
@@ -60,14 +62,15 @@ fn relative_variance(draws: &[Vec<f64>]) -> f64 {
 }
 
 fn main() -> bayesburn::Result<()> {
-    let mut args = std::env::args().skip(1);
     let (mut json, mut seed, mut draws) = (false, 0u64, 200usize);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--json" => json = true,
-            "--seed" => seed = args.next().and_then(|v| v.parse().ok()).expect("--seed takes an integer"),
-            "--draws" => draws = args.next().and_then(|v| v.parse().ok()).expect("--draws takes an integer"),
-            other => panic!("unknown flag {other:?}; see the header of examples/estimators.rs"),
+    let mut cli = cli!("cargo run --release --example estimators -- [--json] [--seed N] [--draws N]");
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("json") => json = true,
+            Long("seed") => seed = cli.value(),
+            Long("draws") => draws = cli.value(),
+            _ => usage.fail(arg.unexpected()),
         }
     }
     noise::seed(seed);

@@ -21,9 +21,7 @@
 //! `target/ppl_bnn/bands.png`.
 //!
 //! Takes 17-27 s on 2 cores (`cargo run --example ppl_bnn`; SVI 11 s, NUTS 6-14 s), with the
-//! same numbers every run; `--json` prints one JSON line. Not understood: on a heavily loaded
-//! machine, some runs of the same binary took over 2 minutes (one gradient of the potential
-//! timed at 700 ms instead of ~2 ms).
+//! same numbers every run; `--json` prints one JSON line.
 
 use bayesburn::distributions::Normal;
 use bayesburn::infer::mcmc::{Mcmc, NutsConfig};
@@ -34,6 +32,7 @@ use bayesburn::{
     infer::{AutoNormal, ModelPotential, Predictive, Svi, TraceMeanFieldElbo},
     ppl::{Ctx, Values},
 };
+use bayesburn_fixtures::cli;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::AdamConfig;
 use burn::prelude::*;
@@ -76,7 +75,7 @@ fn column(v: &[f64], device: &Device) -> Tensor<2> {
 }
 
 fn main() {
-    let json = std::env::args().any(|a| a == "--json");
+    let json = cli!("cargo run --release --example ppl_bnn -- [--json]").json_only();
     // f64 before any tensor exists: NUTS's energy error needs more than f32's 7 digits.
     let mut plain = Device::flex();
     plain.configure(FloatDType::F64).expect("configure before creating tensors");

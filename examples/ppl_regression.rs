@@ -24,6 +24,7 @@ use bayesburn::{
     infer::{AutoMultivariateNormal, AutoNormal, ModelPotential, Potential, Svi, TraceElbo, TraceMeanFieldElbo},
     ppl::Ctx,
 };
+use bayesburn_fixtures::cli;
 use bayesburn_fixtures::regression::{self, exact, nuts_errors, nuts_summaries, regression, D, N};
 use burn::optim::AdamConfig;
 use burn::prelude::*;
@@ -58,7 +59,7 @@ where
 }
 
 fn main() {
-    let json = std::env::args().any(|a| a == "--json");
+    let json = cli!("cargo run --release --example ppl_regression -- [--json]").json_only();
     let mut plain = Device::flex();
     plain.configure(FloatDType::F64).expect("configure before creating tensors");
     let device = plain.autodiff();

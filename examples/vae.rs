@@ -38,6 +38,8 @@ use bayesburn::data::images::ImageSet;
 use bayesburn::noise;
 use bayesburn::train::{fit, FitConfig};
 use bayesburn::vae::{elbo, iwae_bound, ConvVaeConfig, MlpVae, MlpVaeConfig, Vae};
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::Long;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -80,26 +82,27 @@ fn parse_args() -> Args {
         device: "cpu".into(),
         out: "target/vae".into(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--data" => a.data = Some(value()),
-            "--epochs" => a.epochs = value().parse().expect("--epochs takes an integer"),
-            "--patience" => a.patience = value().parse().expect("--patience takes an integer"),
-            "--latent" => a.latent = value().parse().expect("--latent takes an integer"),
-            "--hidden" => a.hidden = value().parse().expect("--hidden takes an integer"),
-            "--conv" => a.conv = true,
-            "--beta" => a.beta = value().parse().expect("--beta takes a number"),
-            "--lr" => a.lr = value().parse().expect("--lr takes a number"),
-            "--batch" => a.batch = value().parse().expect("--batch takes an integer"),
-            "--val" => a.val = value().parse().expect("--val takes an integer"),
-            "--k" => a.k = value().parse().expect("--k takes an integer"),
-            "--seed" => a.seed = value().parse().expect("--seed takes an integer"),
-            "--json" => a.json = true,
-            "--device" => a.device = value(),
-            "--out" => a.out = value(),
-            other => panic!("unknown flag {other:?}; see the header of examples/vae.rs"),
+    let mut cli =
+        cli!("cargo run --release --example vae -- [--data FILE] [--json] [--device D] [--seed N] [--out DIR] [flags]");
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("data") => a.data = Some(cli.value()),
+            Long("epochs") => a.epochs = cli.value(),
+            Long("patience") => a.patience = cli.value(),
+            Long("latent") => a.latent = cli.value(),
+            Long("hidden") => a.hidden = cli.value(),
+            Long("conv") => a.conv = true,
+            Long("beta") => a.beta = cli.value(),
+            Long("lr") => a.lr = cli.value(),
+            Long("batch") => a.batch = cli.value(),
+            Long("val") => a.val = cli.value(),
+            Long("k") => a.k = cli.value(),
+            Long("seed") => a.seed = cli.value(),
+            Long("json") => a.json = true,
+            Long("device") => a.device = cli.value(),
+            Long("out") => a.out = cli.value(),
+            _ => usage.fail(arg.unexpected()),
         }
     }
     a

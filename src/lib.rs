@@ -21,7 +21,8 @@
 //!   fused MLP predictive.
 //! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS, AUROC, refusing to predict.
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
-//! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard; exact resume.
+//! - [`train`]: a small fit loop with a progress bar (feature `progress`) and a NaN/inf guard;
+//!   exact resume.
 //! - [`checkpoint`]: save and load a model's whole posterior, optimizer and training state.
 //! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
 //!   stalled loss), each once, with the fix.
@@ -33,7 +34,8 @@
 //! - [`infer`]: inference on models: guides (AutoNormal, AutoMultivariateNormal, AutoDelta),
 //!   SVI and its ELBOs, `Predictive`, NUTS ([`infer::mcmc`]).
 //! - [`vae`]: variational autoencoders (Gaussian encoder, Bernoulli/Gaussian decoders, ELBO, IWAE).
-//! - `plot` (feature `plot`): confidence bands, reliability diagrams, heat maps, image grids.
+//! - `plot` (feature `plot`, off by default): confidence bands, reliability diagrams, heat maps,
+//!   image grids.
 //!
 //! ## Feature flags
 //! - `flex` (default): burn's pure-Rust CPU backend, `Device::flex()`.
@@ -63,6 +65,7 @@ pub mod plot;
 pub mod posterior;
 pub mod ppl;
 pub mod predict;
+mod progress;
 pub mod train;
 pub mod vae;
 

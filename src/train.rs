@@ -23,7 +23,6 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +31,7 @@ use crate::error::{check_nonzero, check_positive, Error, Result};
 use crate::health::{HealthMonitor, HealthWarning};
 use crate::noise::{self, NoiseState};
 use crate::objective::ElboTerms;
+use crate::progress::Progress;
 
 /// Settings of [`fit`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,9 +42,10 @@ pub struct FitConfig {
     pub batch_size: usize,
     /// Optimizer learning rate.
     pub learning_rate: f64,
-    /// Shuffle the examples every epoch (from the seeded [`noise`](crate::noise) source).
+    /// Shuffle the examples every epoch (from the seeded [`noise`] source).
     pub shuffle: bool,
-    /// Show a progress bar on stderr (hidden automatically when stderr is not a terminal).
+    /// Show a progress bar on stderr (hidden automatically when stderr is not a terminal, and
+    /// always without the feature `progress`).
     pub progress: bool,
     /// Label shown in front of the progress bar.
     pub label: String,
@@ -254,8 +255,8 @@ impl TrainState {
 /// share. [`fit_bayesian`] also checks the posterior of every layer.
 ///
 /// # Errors
-/// - [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an invalid config or `n = 0`;
-/// - [`Error::NonFinite`](crate::Error::NonFinite) as soon as the NLL, KL or loss of a step is
+/// - [`Error::InvalidParameter`] for an invalid config or `n = 0`;
+/// - [`Error::NonFinite`] as soon as the NLL, KL or loss of a step is
 ///   NaN/inf, naming the step and the term (the model from before that step is dropped);
 /// - any error the closure returns.
 pub fn fit<M, F>(model: M, optim: &mut ModuleOptimizer, n: usize, config: &FitConfig, step: F) -> Result<(M, History)>
@@ -275,7 +276,7 @@ where
 /// The returned [`History`] covers the whole run so far.
 ///
 /// # Errors
-/// As [`fit`], and [`Error::Checkpoint`](crate::Error::Checkpoint) if `state` comes from a run
+/// As [`fit`], and [`Error::Checkpoint`] if `state` comes from a run
 /// with another dataset size or batch size.
 pub fn fit_with_state<M, F>(
     model: M,
@@ -349,19 +350,7 @@ where
     config.validate(n)?;
     state.begin(n, config)?;
     let per_epoch = n.div_ceil(config.batch_size);
-    let bar = if config.progress {
-        let bar = ProgressBar::new((config.epochs * per_epoch) as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} steps {elapsed_precise} {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(config.label.clone());
-        bar.set_position(state.step as u64);
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = Progress::new(config.progress, &config.label, (config.epochs * per_epoch) as u64, state.step as u64);
 
     let start = Instant::now();
     let stop_at = config.stop_after_steps.unwrap_or(usize::MAX);
@@ -390,7 +379,7 @@ where
             }
             state.step += 1;
             state.batch += 1;
-            bar.inc(1);
+            bar.inc();
         }
         if state.batch < per_epoch {
             break; // stopped inside the epoch
@@ -414,7 +403,7 @@ where
         state.epoch += 1;
         state.batch = 0;
     }
-    bar.finish_and_clear();
+    bar.finish();
     let warnings = health.warnings().to_vec();
     state.noise = Some(noise::state());
     let seconds = start.elapsed().as_secs_f64();

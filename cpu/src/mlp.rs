@@ -233,7 +233,7 @@ fn epilogue(cols: &mut [f32], rows: usize, bias: Option<&[f32]>, relu: bool, dro
         }
         Some(Mask { seed, threshold, scale }) => {
             let keep = |draw: u64, z: f32| mask::keep(draw, threshold, scale, z);
-            if first % 2 == 0 && width % 2 == 0 {
+            if first.is_multiple_of(2) && width.is_multiple_of(2) {
                 // Columns 2m and 2m + 1 of row r share word (first + r width) / 2 + m:
                 // its low half and its high half.
                 // Row r + 1's word is width / 2 words on: its counter is a constant add.
@@ -253,7 +253,7 @@ fn epilogue(cols: &mut [f32], rows: usize, bias: Option<&[f32]>, relu: bool, dro
                     for (r, d) in col.iter_mut().enumerate() {
                         let e = (first + r * width + u) as u64;
                         let word = mask::word(seed, e / 2);
-                        *d = keep(if e % 2 == 0 { word & 0xFFFF_FFFF } else { word >> 32 }, pre(*d, u));
+                        *d = keep(if e.is_multiple_of(2) { word & 0xFFFF_FFFF } else { word >> 32 }, pre(*d, u));
                     }
                 }
             }

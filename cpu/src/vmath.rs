@@ -8,6 +8,10 @@
 //! checks the kernels. Integer steps wrap explicitly, so overflow checks (dev builds) do not
 //! stop the loops from vectorising.
 
+// The polynomial coefficients are Cephes' published digits (more than an f32 holds), kept as
+// printed so they can be checked against the source; they round to the same f32 either way.
+#![allow(clippy::excessive_precision)]
+
 /// `c[0] x^(k-1) + ... + c[k-1]` by Horner's rule (unrolled: `c` is a constant).
 #[inline(always)]
 fn horner(x: f32, c: &[f32]) -> f32 {

@@ -41,10 +41,9 @@
 //! test passes (1 000 on the validation part); ensemble `n_epochs` (40) epochs, batch 100, Adam
 //! lr 1e-2; BBB 10 × `n_epochs` (400) epochs, batch 100, Adam lr 1e-2, 100 posterior samples.
 //!
-//! Time (release build, 2 cores shared with two other jobs, load ≈ 4, so pessimistic): the three
-//! datasets × 3 methods × 20 splits took 691 s (yacht 92 s, Boston 198 s, concrete 400 s; MC
-//! dropout 444 s, BBB 217 s, ensemble 29 s). The figures are in `docs/ARCHITECTURE.md`. The
-//! smoke run of `.ci/run` (`--splits 2 --epochs 20`) takes about a second.
+//! The three datasets × 3 methods × 20 splits take about 12 minutes in release on 2 cores (the
+//! measured times are in `docs/PERFORMANCE.md`); the smoke run of `.ci/run` (`--splits 2
+//! --epochs 20`) takes about a second.
 
 mod methods;
 
@@ -55,6 +54,8 @@ use std::time::Instant;
 use bayesburn::data::uci::{Split, UciDataset};
 use bayesburn::{noise, Error, Result};
 
+use bayesburn_fixtures::cli;
+use bayesburn_fixtures::cli::{Long, Value};
 use methods::{bbb, ensemble, mc_dropout, Method, Settings, SplitScore, BATCH};
 
 /// MC-dropout epochs per `n_epochs.txt` epoch: Gal's `--epochx` (10 in 2016, 100 in the 2018
@@ -161,39 +162,35 @@ impl Args {
 
 fn parse_args() -> Args {
     let mut a = Args::new("");
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        fn num<T: std::str::FromStr>(flag: &str, v: String) -> T {
-            v.parse().unwrap_or_else(|_| panic!("{flag} takes a number, got {v:?}"))
-        }
-        match flag.as_str() {
-            "--method" => a.method = value(),
-            "--splits" => a.splits = Some(num(&flag, value())),
-            "--epochs" => a.epochs = Some(num(&flag, value())),
-            "--json" => a.json = true,
-            "--seed" => a.seed = num(&flag, value()),
-            "--threads" => a.threads = num::<usize>(&flag, value()).max(1),
-            "--samples" => a.samples = num::<usize>(&flag, value()).max(1),
-            "--adversarial" => a.adversarial = true,
-            "--validate" => a.validate = true,
-            "--mcd-epochs" => a.mcd_epochs = Some(num(&flag, value())),
-            "--mcd-lr" => a.mcd_lr = num(&flag, value()),
-            "--mcd-batch" => a.mcd_batch = num(&flag, value()),
-            "--ens-epochs" => a.ens_epochs = Some(num(&flag, value())),
-            "--ens-lr" => a.ens_lr = num(&flag, value()),
-            "--bbb-epochs" => a.bbb_epochs = Some(num(&flag, value())),
-            "--bbb-lr" => a.bbb_lr = num(&flag, value()),
-            f if f.starts_with("--") => panic!("unknown flag {f:?}; see the header of examples/uci.rs"),
-            _ => a.folder = flag,
+    let mut cli = cli!(
+        "cargo run --release --example uci -- <dataset folder> [--method mc-dropout|ensemble|bbb|all] \
+         [--splits N] [--epochs N] [--json] [--seed N] [flags]"
+    );
+    let usage = cli.usage();
+    while let Some(arg) = cli.next() {
+        match arg {
+            Long("method") => a.method = cli.value(),
+            Long("splits") => a.splits = Some(cli.value()),
+            Long("epochs") => a.epochs = Some(cli.value()),
+            Long("json") => a.json = true,
+            Long("seed") => a.seed = cli.value(),
+            Long("threads") => a.threads = cli.value::<usize>().max(1),
+            Long("samples") => a.samples = cli.value::<usize>().max(1),
+            Long("adversarial") => a.adversarial = true,
+            Long("validate") => a.validate = true,
+            Long("mcd-epochs") => a.mcd_epochs = Some(cli.value()),
+            Long("mcd-lr") => a.mcd_lr = cli.value(),
+            Long("mcd-batch") => a.mcd_batch = cli.value(),
+            Long("ens-epochs") => a.ens_epochs = Some(cli.value()),
+            Long("ens-lr") => a.ens_lr = cli.value(),
+            Long("bbb-epochs") => a.bbb_epochs = Some(cli.value()),
+            Long("bbb-lr") => a.bbb_lr = cli.value(),
+            Value(folder) if a.folder.is_empty() => a.folder = cli.string(folder),
+            _ => usage.fail(arg.unexpected()),
         }
     }
     if a.folder.is_empty() {
-        eprintln!(
-            "usage: cargo run --release --example uci -- <dataset folder> \\
-             [--method mc-dropout|ensemble|bbb|all] [--splits N] [--epochs N] [--json] [--seed N]"
-        );
-        std::process::exit(2);
+        usage.fail("the dataset folder is missing (e.g. ../shared/data/uci/yacht)");
     }
     a
 }

@@ -191,7 +191,7 @@ impl Standardizer {
     /// [`Error::InvalidParameter`] when `columns` is 0, `values` is empty or `columns` does not
     /// divide its length.
     pub fn fit(values: &[f64], columns: usize) -> Result<Standardizer> {
-        if columns == 0 || values.is_empty() || values.len() % columns != 0 {
+        if columns == 0 || values.is_empty() || !values.len().is_multiple_of(columns) {
             return Err(Error::invalid(
                 "Standardizer::fit",
                 "values",

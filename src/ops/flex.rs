@@ -111,7 +111,7 @@ mod host {
 
     /// Whether `eps` is whole samples of a parameter shaped like `param`.
     pub(super) fn samples_of(eps: &[f32], param: &[f32]) -> bool {
-        !param.is_empty() && eps.len() % param.len() == 0
+        !param.is_empty() && eps.len().is_multiple_of(param.len())
     }
 
     /// A new tensor of `values`.

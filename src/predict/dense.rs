@@ -1,28 +1,6 @@
 //! Monte-Carlo prediction through a stack of dense layers in one pass: [`DenseStack`].
 //!
-//! A predictive over `T` weight samples (Bayes-by-backprop) or `T` dropout masks (MC dropout)
-//! applies the network `T` times. With burn's tensor operations every layer of every block of
-//! samples is a matmul, a bias add, an activation and a dropout multiply, each a `[T, N, width]`
-//! tensor written to memory and read back. For the small MLPs of Bayesian regression the
-//! arithmetic is a few GFLOP, and those passes and the per-operation overhead cost as much again.
-//!
-//! On the CPU backends (`flex`, `ndarray`, without autodiff) a [`DenseStack`] instead copies the
-//! weight samples to the host once and runs every sample through the whole network a tile of rows
-//! at a time ([`bayesburn_cpu::mlp`], which holds the kernels: a register-blocked AVX-512 product
-//! with the bias and ReLU applied before its single store, else SGEMM from the `gemm` crate, as in
-//! [`ops::linear`], then one pass for the bias and activation; direct loops for narrow layers;
-//! the dropout mask drawn over the tile while it is in cache). Each layer's activations (a tile of
-//! at most 32 K values, held column-major) stay in the core's cache for the next layer.
-//! [`regression`](DenseStack::regression) accumulates each output's mean and variance over the
-//! samples in f64 as they are computed, so the `[T, N, d_out]` samples are never held. With more
-//! than one rayon thread the samples are split between the threads.
-//!
-//! On any other device (CUDA, or an autodiff device) the same function is computed with
-//! [`ops::linear`] and the dropout mask operation over the whole `[T, N, width]` tensors.
-//! Dropout masks come from the counter-based stream behind [`McDropout`](crate::layers::McDropout):
-//! element `(t, n, j)` of layer `l`'s `[T, N, width]` output meets mask element
-//! `(t * N + n) * width + j` of the layer's seed, so both routes, and `McDropout::forward` on
-//! the composed tensors, draw the same masks for the same seed.
+//! The fused route is documented on [`DenseStack`] ("How it is computed"), the public item.
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 use bayesburn_cpu::{mask::Mask, mlp};
@@ -77,8 +55,8 @@ impl DenseLayer {
 /// ([`stacked_linear`](Self::stacked_linear)), then call [`forward`](Self::forward) for the `T` sampled outputs or
 /// [`regression`](Self::regression) for their summary. The weights are drawn once when the stack
 /// is built, so every row meets the same `T` functions (as a loop of `T` passes over the whole
-/// input would); dropout masks are drawn afresh on every call. See the [module docs](self) for
-/// how it is computed.
+/// input would); dropout masks are drawn afresh on every call. The section *How it is computed*
+/// below explains the fused CPU route.
 ///
 /// ```
 /// use bayesburn::layers::BayesLinearConfig;
@@ -98,6 +76,32 @@ impl DenseLayer {
 /// assert_eq!(summary.samples, 50);
 /// # Ok::<(), bayesburn::Error>(())
 /// ```
+///
+/// # How it is computed
+///
+/// A predictive over `T` weight samples (Bayes-by-backprop) or `T` dropout masks (MC dropout)
+/// applies the network `T` times. With burn's tensor operations every layer of every block of
+/// samples is a matmul, a bias add, an activation and a dropout multiply, each a `[T, N, width]`
+/// tensor written to memory and read back. For the small MLPs of Bayesian regression the
+/// arithmetic is a few GFLOP, and those passes and the per-operation overhead cost as much again.
+///
+/// On the CPU backends (`flex`, `ndarray`, without autodiff) a [`DenseStack`] instead copies the
+/// weight samples to the host once and runs every sample through the whole network a tile of rows
+/// at a time ([`bayesburn_cpu::mlp`], which holds the kernels: a register-blocked AVX-512 product
+/// with the bias and ReLU applied before its single store, else SGEMM from the `gemm` crate, as in
+/// [`ops::linear`], then one pass for the bias and activation; direct loops for narrow layers;
+/// the dropout mask drawn over the tile while it is in cache). Each layer's activations (a tile of
+/// at most 32 K values, held column-major) stay in the core's cache for the next layer.
+/// [`regression`](DenseStack::regression) accumulates each output's mean and variance over the
+/// samples in f64 as they are computed, so the `[T, N, d_out]` samples are never held. With more
+/// than one rayon thread the samples are split between the threads.
+///
+/// On any other device (CUDA, or an autodiff device) the same function is computed with
+/// [`ops::linear`] and the dropout mask operation over the whole `[T, N, width]` tensors.
+/// Dropout masks come from the counter-based stream behind [`McDropout`](crate::layers::McDropout):
+/// element `(t, n, j)` of layer `l`'s `[T, N, width]` output meets mask element
+/// `(t * N + n) * width + j` of the layer's seed, so both routes, and `McDropout::forward` on
+/// the composed tensors, draw the same masks for the same seed.
 #[derive(Debug, Clone)]
 pub struct DenseStack {
     samples: usize,

@@ -187,9 +187,9 @@ fn linear_kernel_matches_the_sums() {
     let b_all = tensor(&b_v, [s + 1, o], &d);
     for (shared, relu) in [(false, false), (false, true), (true, true)] {
         let (w, b, sw) = if shared {
-            (w_all.clone().slice([1..2]), b_all.clone().slice([1..2]), 1)
+            (w_all.clone().slice(1..2), b_all.clone().slice(1..2), 1)
         } else {
-            (w_all.clone().slice([1..s + 1]), b_all.clone().slice([1..s + 1]), s)
+            (w_all.clone().slice(1..s + 1), b_all.clone().slice(1..s + 1), s)
         };
         let got = host(ops::linear(x.clone(), w, Some(b), relu));
         let (mut want, mut scale) = (vec![0.0; s * n * o], vec![0.0; s * n * o]);
@@ -213,7 +213,7 @@ fn linear_kernel_matches_the_sums() {
         assert_close(&format!("linear shared={shared} relu={relu}"), &got, &want, &scale);
     }
     // No bias: the composed path.
-    let got = host(ops::linear(x, w_all.clone().slice([0..3]), None, false));
+    let got = host(ops::linear(x, w_all.clone().slice(0..3), None, false));
     assert_eq!(got.len(), s * n * o);
 }
 
