@@ -1,5 +1,5 @@
 use burn::prelude::*;
-use burn::tensor::activation::log_sigmoid;
+use burn::tensor::activation::relu;
 
 /// `softplus(x) = ln(1 + e^x)` in f64 on the host, as `max(x, 0) + ln(1 + e^(-|x|))`: no
 /// overflow for large `x`, full precision for very negative `x` (where it is `e^x`).
@@ -17,12 +17,15 @@ pub fn softplus_f64(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-/// `softplus(x) = ln(1 + e^x)` elementwise, as `-log_sigmoid(-x)`: burn's fused, overflow-safe
-/// log-sigmoid (the same `max(x, 0) + log1p(exp(-|x|))` as [`softplus_f64`]), whose backward
-/// gives the derivative `sigmoid(x)` everywhere, `1/2` at exactly 0 included (a
-/// `relu(x) + log1p(exp(-|x|))` form differentiates to 0 there, since `relu'(0) = 0`).
+/// `softplus(x) = ln(1 + e^x)` elementwise, as `relu(x) + log1p(exp(-|x|))` (the same
+/// `max(x, 0) + ln(1 + e^(-|x|))` as [`softplus_f64`]): it neither overflows for large `x` nor
+/// loses precision for very negative `x`. Its autodiff derivative is `sigmoid(x)` except at
+/// exactly `x = 0`, where burn's `relu'(0) = 0` and `abs'(0) = 0` give 0 instead of `1/2`
+/// (`-log_sigmoid(-x)` would give `1/2` there, but rounds differently everywhere and moves every
+/// seeded trajectory).
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    log_sigmoid(x.neg()).neg()
+    let tail = x.clone().abs().neg().exp().log1p();
+    relu(x) + tail
 }
 
 /// Largest `rho` that [`sigma_of_rho`] evaluates; beyond it `sigma` saturates.
