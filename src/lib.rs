@@ -19,7 +19,8 @@
 //!   prediction.
 //! - [`predict`]: predictive summaries over the sample axis (aleatoric / epistemic split) and the
 //!   fused MLP predictive.
-//! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS, AUROC, refusing to predict.
+//! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS (Gaussian, mixture,
+//!   samples), mixture intervals, AUROC, refusing to predict.
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard; exact resume.
 //! - [`checkpoint`]: save and load a model's whole posterior, optimizer and training state.

@@ -17,6 +17,7 @@ mod layers;
 mod mcmc;
 mod mcmc_diagnostics;
 mod metrics;
+mod mixture_scores;
 mod plot;
 mod predict;
 mod properties;
