@@ -21,6 +21,8 @@
 //!   fused MLP predictive.
 //! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS (Gaussian, mixture,
 //!   samples), mixture intervals, AUROC, refusing to predict.
+//! - [`calibration`]: temperature and vector scaling, split-conformal intervals and APS/RAPS
+//!   prediction sets, per-class refusal thresholds, fitted on a validation set.
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`train`]: a small fit loop with a progress bar and a NaN/inf guard; exact resume.
 //! - [`checkpoint`]: save and load a model's whole posterior, optimizer and training state.
@@ -47,6 +49,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bayesian;
+pub mod calibration;
 pub mod checkpoint;
 pub mod data;
 pub mod distributions;

@@ -5,7 +5,7 @@
 //! | regression accuracy | [`rmse`] |
 //! | regression likelihood | [`gaussian_nll`], [`mc_log_likelihood`], [`mc_log_likelihood_with_variances`] |
 //! | proper scoring | [`gaussian_crps`], [`mixture_crps`], [`sample_crps`], [`brier_score`], [`categorical_nll`] |
-//! | calibration | [`reliability_diagram`], [`expected_calibration_error`] |
+//! | calibration | [`reliability_diagram`], [`expected_calibration_error`] (to improve it: [`crate::calibration`]) |
 //! | prediction intervals | [`gaussian_interval_coverage`], [`mixture_interval`], [`mixture_interval_coverage`], [`interval_coverage`] |
 //! | out-of-distribution detection | [`auroc`], [`ood_auroc`] |
 //! | refusing to predict | [`accuracy_coverage`], [`accuracy_coverage_curve`], [`confidence_and_correct`] |
@@ -45,7 +45,7 @@
 
 mod auroc;
 mod calibration;
-mod host;
+pub(crate) mod host;
 mod interval;
 mod mixture;
 mod mixture_scores;

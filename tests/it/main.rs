@@ -3,7 +3,9 @@
 
 mod support;
 
+mod calibration;
 mod checkpoint;
+mod conformal;
 mod dense_stack;
 mod derive;
 mod digits;
