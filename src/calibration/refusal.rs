@@ -1,17 +1,4 @@
 //! Refusing to predict with per-class thresholds set on a validation set.
-//!
-//! For each class `c`, the validation points of class `c` that the model classifies correctly
-//! give a distribution of the probability it puts on `c` when it is right; its `q`-th quantile
-//! is the threshold `t_c`. At test time a point predicted as `c` is classified only when
-//! `p_c >= t_c`, and otherwise refused ("not classified"). With `q = 0.1`, about 10 % of the
-//! correct predictions of each class are refused, and a larger share of the wrong ones, whose
-//! probabilities are lower; those points go to a human. Thresholds per class adapt to classes
-//! the model is systematically less sure of, where one global threshold would refuse them all.
-//!
-//! Only correctly classified points set the thresholds: a misclassified point's probability of
-//! its true class is below that of the predicted one, often below `1 / K`, and a threshold
-//! drawn down by them is one no argmax prediction falls below (on a 3-class toy with 20 %
-//! errors, the 10th percentile over all points of a class refused nothing).
 
 use burn::prelude::*;
 use serde::Serialize;
@@ -20,7 +7,20 @@ use super::input;
 use crate::error::{Error, Result};
 use crate::predict;
 
-/// Per-class refusal thresholds; see the [module documentation](self).
+/// Per-class thresholds for refusing to predict, set on a validation set.
+///
+/// For each class `c`, the validation points of class `c` that the model classifies correctly
+/// give a distribution of the probability it puts on `c` when it is right; its `q`-th quantile
+/// is the threshold `t_c`. At test time a point predicted as `c` is classified only when
+/// `p_c >= t_c`, and otherwise refused ("not classified"). With `q = 0.1`, about 10 % of the
+/// correct predictions of each class are refused, and a larger share of the wrong ones, whose
+/// probabilities are lower; those points go to a human. Thresholds per class adapt to classes
+/// the model is systematically less sure of, where one global threshold would refuse them all.
+///
+/// Only correctly classified points set the thresholds: a misclassified point's probability of
+/// its true class is below that of the predicted one, often below `1 / K`, and a threshold
+/// drawn down by them is one no argmax prediction falls below (on a 3-class toy with 20 %
+/// errors, the 10th percentile over all points of a class refused nothing).
 ///
 /// ```
 /// use bayesburn::calibration::RefusalThresholds;

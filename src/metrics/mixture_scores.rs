@@ -94,8 +94,8 @@ fn bounds(mu: &[f64], sd: &[f64], [s, n]: [usize; 2], level: f64) -> (Vec<f64>, 
 /// - returns `([N], [N])` on the device of `sample_means`
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] when `level` is not in `(0, 1)`, on a NaN/inf entry or an sd
-/// `<= 0`; [`Error::ShapeMismatch`] on empty inputs or differing shapes.
+/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) when `level` is not in `(0, 1)`, on a NaN/inf entry or an sd
+/// `<= 0`; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) on empty inputs or differing shapes.
 pub fn mixture_interval(sample_means: Tensor<2>, sample_sds: Tensor<2>, level: f64) -> Result<(Tensor<1>, Tensor<1>)> {
     const CONTEXT: &str = "metrics::mixture_interval";
     normal_quantile_two_sided(CONTEXT, level)?;
@@ -116,7 +116,7 @@ pub fn mixture_interval(sample_means: Tensor<2>, sample_sds: Tensor<2>, level: f
 /// - `targets`: `[N]`
 ///
 /// # Errors
-/// As [`mixture_interval`], and [`Error::ShapeMismatch`] when `targets` is not `[N]`.
+/// As [`mixture_interval`], and [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `targets` is not `[N]`.
 pub fn mixture_interval_coverage(
     sample_means: Tensor<2>,
     targets: Tensor<1>,
@@ -148,8 +148,8 @@ pub fn mixture_interval_coverage(
 /// - `targets`: `[N]`
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] on empty inputs, differing shapes or `targets` other than `[N]`;
-/// [`Error::InvalidParameter`] on a NaN/inf entry or an sd `<= 0`.
+/// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) on empty inputs, differing shapes or `targets` other than `[N]`;
+/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) on a NaN/inf entry or an sd `<= 0`.
 pub fn mixture_crps(sample_means: Tensor<2>, targets: Tensor<1>, sample_sds: Tensor<2>) -> Result<f64> {
     const CONTEXT: &str = "metrics::mixture_crps";
     host::same_shape(CONTEXT, "sample_sds", &sample_sds.dims(), "sample_means", &sample_means.dims())?;
@@ -189,8 +189,8 @@ pub fn mixture_crps(sample_means: Tensor<2>, targets: Tensor<1>, sample_sds: Ten
 /// - `targets`: `[N]`
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] on empty inputs or `targets` other than `[N]`;
-/// [`Error::InvalidParameter`] on a NaN/inf entry.
+/// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) on empty inputs or `targets` other than `[N]`;
+/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) on a NaN/inf entry.
 pub fn sample_crps(samples: Tensor<2>, targets: Tensor<1>) -> Result<f64> {
     let (x, y, [s, n]) = samples_and_targets("metrics::sample_crps", "samples", samples, targets)?;
     let mut column = vec![0.0; s];
