@@ -19,7 +19,10 @@
 //!   prediction.
 //! - [`predict`]: predictive summaries over the sample axis (aleatoric / epistemic split) and the
 //!   fused MLP predictive.
-//! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS, AUROC, refusing to predict.
+//! - [`metrics`]: RMSE, NLL, calibration (ECE), Brier, coverage, CRPS (Gaussian, mixture,
+//!   samples), mixture intervals, AUROC, refusing to predict.
+//! - [`calibration`]: temperature and vector scaling, split-conformal intervals and APS/RAPS
+//!   prediction sets, per-class refusal thresholds, fitted on a validation set.
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`train`]: a small fit loop with a progress bar (feature `progress`) and a NaN/inf guard;
 //!   exact resume.
@@ -48,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bayesian;
+pub mod calibration;
 pub mod checkpoint;
 pub mod data;
 pub mod distributions;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 pub const PROBABILITY_TOLERANCE: f64 = 1e-3;
 
 /// The multi-index of flat (row-major) position `flat` in a tensor of shape `dims`.
-pub(super) fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+pub(crate) fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
     let mut index = vec![0; dims.len()];
     for (slot, &d) in index.iter_mut().zip(dims).rev() {
         *slot = flat % d.max(1);
@@ -20,7 +20,7 @@ pub(super) fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
 }
 
 /// Fails unless every dimension is at least 1.
-pub(super) fn non_empty(context: &'static str, field: &'static str, dims: &[usize]) -> Result<()> {
+pub(crate) fn non_empty(context: &'static str, field: &'static str, dims: &[usize]) -> Result<()> {
     if !dims.is_empty() && dims.iter().all(|&d| d >= 1) {
         Ok(())
     } else {
@@ -29,7 +29,7 @@ pub(super) fn non_empty(context: &'static str, field: &'static str, dims: &[usiz
 }
 
 /// Fails unless `got` equals `reference`, the shape of the argument named `reference_field`.
-pub(super) fn same_shape(
+pub(crate) fn same_shape(
     context: &'static str,
     field: &'static str,
     got: &[usize],
@@ -50,7 +50,7 @@ pub(super) fn same_shape(
 }
 
 /// Reads a float tensor back as `f64`, failing on the first NaN or infinite entry.
-pub(super) fn floats<const D: usize>(
+pub(crate) fn floats<const D: usize>(
     context: &'static str,
     field: &'static str,
     tensor: Tensor<D>,
@@ -80,7 +80,7 @@ pub(super) fn floats<const D: usize>(
 }
 
 /// Reads an integer tensor back as `i64`.
-pub(super) fn ints<const D: usize>(
+pub(crate) fn ints<const D: usize>(
     context: &'static str,
     field: &'static str,
     tensor: Tensor<D, Int>,
@@ -99,7 +99,7 @@ pub(super) fn ints<const D: usize>(
 }
 
 /// Reads a boolean tensor back.
-pub(super) fn bools<const D: usize>(
+pub(crate) fn bools<const D: usize>(
     context: &'static str,
     field: &'static str,
     tensor: Tensor<D, Bool>,
@@ -108,7 +108,7 @@ pub(super) fn bools<const D: usize>(
 }
 
 /// Fails on the first entry that is not `> 0`.
-pub(super) fn positive(
+pub(crate) fn positive(
     context: &'static str,
     field: &'static str,
     values: &[f64],
@@ -129,7 +129,7 @@ pub(super) fn positive(
 
 /// Fails unless `values` (`[n, k]`, row-major) are probabilities whose rows sum to 1, within
 /// [`PROBABILITY_TOLERANCE`].
-pub(super) fn probability_rows(context: &'static str, field: &'static str, values: &[f64], k: usize) -> Result<()> {
+pub(crate) fn probability_rows(context: &'static str, field: &'static str, values: &[f64], k: usize) -> Result<()> {
     const REQUIREMENT: &str = "probabilities in [0, 1] whose rows sum to 1 (within PROBABILITY_TOLERANCE = 1e-3)";
     const FIX: &str = "pass class probabilities such as softmax(logits, 1), not logits or log-probabilities";
     let bad = |value: String| Error::invalid(context, field, value, REQUIREMENT, FIX);
@@ -147,7 +147,7 @@ pub(super) fn probability_rows(context: &'static str, field: &'static str, value
 
 /// Reads and validates a classification input: probabilities `[N, K]` and labels `[N]` in
 /// `0..K`. Returns the probabilities row-major, the labels as indices, and `K`.
-pub(super) fn classification(
+pub(crate) fn classification(
     context: &'static str,
     probs: Tensor<2>,
     labels: Tensor<1, Int>,
@@ -165,8 +165,30 @@ pub(super) fn classification(
     }
     let p = floats(context, "probs", probs)?;
     probability_rows(context, "probs", &p, k)?;
+    let labels = class_labels(context, labels, k, ColumnsOf::Probs)?;
+    Ok((p, labels, k))
+}
+
+/// The argument whose columns are the `K` classes, named in the error for a bad label.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ColumnsOf {
+    Probs,
+    Logits,
+}
+
+/// Reads class labels `[N]` as indices, failing on the first one outside `0..k`.
+pub(crate) fn class_labels(
+    context: &'static str,
+    labels: Tensor<1, Int>,
+    k: usize,
+    columns: ColumnsOf,
+) -> Result<Vec<usize>> {
+    let requirement = match columns {
+        ColumnsOf::Probs => "class indices in 0..K, K the number of columns of probs",
+        ColumnsOf::Logits => "class indices in 0..K, K the number of columns of logits",
+    };
     let raw = ints(context, "labels", labels)?;
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(raw.len());
     for (i, &label) in raw.iter().enumerate() {
         match usize::try_from(label) {
             Ok(l) if l < k => out.push(l),
@@ -175,18 +197,18 @@ pub(super) fn classification(
                     context,
                     "labels",
                     format!("{label} at index [{i}] (with K = {k} classes)"),
-                    "class indices in 0..K, K the number of columns of probs",
+                    requirement,
                     "check the label encoding (0-based) and the width of the classifier's output",
                 ))
             }
         }
     }
-    Ok((p, out, k))
+    Ok(out)
 }
 
 /// Top-label confidence and correctness of each row: `max_k p_k`, and whether the first class
 /// attaining it is the label.
-pub(super) fn top_label(probs: &[f64], labels: &[usize], k: usize) -> (Vec<f64>, Vec<bool>) {
+pub(crate) fn top_label(probs: &[f64], labels: &[usize], k: usize) -> (Vec<f64>, Vec<bool>) {
     probs
         .chunks(k)
         .zip(labels)

@@ -24,7 +24,7 @@ pub struct IntervalCoverage {
 }
 
 /// Summarises explicit bounds against targets, all already read back.
-fn summarise(lower: &[f64], upper: &[f64], y: &[f64]) -> IntervalCoverage {
+pub(super) fn summarise(lower: &[f64], upper: &[f64], y: &[f64]) -> IntervalCoverage {
     let inside = y.iter().zip(lower.iter().zip(upper)).filter(|(y, (l, u))| *l <= *y && *y <= *u).count();
     let width: f64 = lower.iter().zip(upper).map(|(l, u)| u - l).sum();
     let count = y.len();

@@ -28,24 +28,25 @@ pub(super) fn log_sum_exp(a: impl Iterator<Item = f64> + Clone) -> f64 {
     m + a.map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
-/// Reads `[S, N]` sampled means and `[N]` targets.
-fn samples_and_targets(
+/// Reads `[S, N]` per-sample values (the argument `field`) and `[N]` targets.
+pub(super) fn samples_and_targets(
     context: &'static str,
-    sample_means: Tensor<2>,
+    field: &'static str,
+    samples: Tensor<2>,
     targets: Tensor<1>,
 ) -> Result<(Vec<f64>, Vec<f64>, [usize; 2])> {
-    let dims = sample_means.dims();
-    host::non_empty(context, "sample_means", &dims)?;
+    let dims = samples.dims();
+    host::non_empty(context, field, &dims)?;
     if targets.dims() != [dims[1]] {
         return Err(Error::shape(
             context,
             "targets",
-            format!("[{}] (N, the second dimension of sample_means [S, N])", dims[1]),
+            format!("[{}] (N, the second dimension of {field} [S, N])", dims[1]),
             &targets.dims(),
-            "put the sample axis first in sample_means: [S, N] with targets [N]",
+            "put the sample axis first: [S, N] per-sample values with targets [N]",
         ));
     }
-    let mu = host::floats(context, "sample_means", sample_means)?;
+    let mu = host::floats(context, field, samples)?;
     let y = host::floats(context, "targets", targets)?;
     Ok((mu, y, dims))
 }
@@ -82,7 +83,7 @@ fn mean_mixture_ll(s: usize, n: usize, log_density: impl Fn(usize, usize) -> f64
 pub fn mc_log_likelihood(sample_means: Tensor<2>, targets: Tensor<1>, tau: f64) -> Result<f64> {
     const CONTEXT: &str = "metrics::mc_log_likelihood";
     check_positive(CONTEXT, "tau", tau, "pass the noise precision 1 / sigma^2, e.g. tau = 1 / 0.01")?;
-    let (mu, y, [s, n]) = samples_and_targets(CONTEXT, sample_means, targets)?;
+    let (mu, y, [s, n]) = samples_and_targets(CONTEXT, "sample_means", sample_means, targets)?;
     let constant = 0.5 * tau.ln() - HALF_LN_2PI;
     Ok(mean_mixture_ll(s, n, |i, j| -0.5 * tau * (y[j] - mu[i * n + j]).powi(2)) + constant)
 }
@@ -104,7 +105,7 @@ pub fn mc_log_likelihood_with_variances(
     sample_vars: Tensor<2>,
 ) -> Result<f64> {
     const CONTEXT: &str = "metrics::mc_log_likelihood_with_variances";
-    let (mu, y, [s, n]) = samples_and_targets(CONTEXT, sample_means, targets)?;
+    let (mu, y, [s, n]) = samples_and_targets(CONTEXT, "sample_means", sample_means, targets)?;
     host::same_shape(CONTEXT, "sample_vars", &sample_vars.dims(), "sample_means", &[s, n])?;
     let v = host::floats(CONTEXT, "sample_vars", sample_vars)?;
     host::positive(

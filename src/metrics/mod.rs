@@ -4,9 +4,9 @@
 //! | --- | --- |
 //! | regression accuracy | [`rmse`] |
 //! | regression likelihood | [`gaussian_nll`], [`mc_log_likelihood`], [`mc_log_likelihood_with_variances`] |
-//! | proper scoring | [`gaussian_crps`], [`brier_score`], [`categorical_nll`] |
-//! | calibration | [`reliability_diagram`], [`expected_calibration_error`] |
-//! | prediction intervals | [`gaussian_interval_coverage`], [`interval_coverage`] |
+//! | proper scoring | [`gaussian_crps`], [`mixture_crps`], [`sample_crps`], [`brier_score`], [`categorical_nll`] |
+//! | calibration | [`reliability_diagram`], [`expected_calibration_error`] (to improve it: [`crate::calibration`]) |
+//! | prediction intervals | [`gaussian_interval_coverage`], [`mixture_interval`], [`mixture_interval_coverage`], [`interval_coverage`] |
 //! | out-of-distribution detection | [`auroc`], [`ood_auroc`] |
 //! | refusing to predict | [`accuracy_coverage`], [`accuracy_coverage_curve`], [`confidence_and_correct`] |
 //!
@@ -45,9 +45,10 @@
 
 mod auroc;
 mod calibration;
-mod host;
+pub(crate) mod host;
 mod interval;
 mod mixture;
+mod mixture_scores;
 mod regression;
 mod selective;
 
@@ -59,5 +60,6 @@ pub use calibration::{
 pub use host::PROBABILITY_TOLERANCE;
 pub use interval::{gaussian_interval_coverage, interval_coverage, IntervalCoverage};
 pub use mixture::{mc_log_likelihood, mc_log_likelihood_with_variances};
+pub use mixture_scores::{mixture_crps, mixture_interval, mixture_interval_coverage, sample_crps};
 pub use regression::{gaussian_crps, gaussian_nll, rmse};
 pub use selective::{accuracy_coverage, accuracy_coverage_curve, confidence_and_correct, SelectivePoint};

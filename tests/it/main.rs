@@ -3,7 +3,9 @@
 
 mod support;
 
+mod calibration;
 mod checkpoint;
+mod conformal;
 mod dense_stack;
 mod derive;
 mod digits;
@@ -17,6 +19,7 @@ mod layers;
 mod mcmc;
 mod mcmc_diagnostics;
 mod metrics;
+mod mixture_scores;
 mod plot;
 mod predict;
 mod properties;
