@@ -23,6 +23,8 @@
 //!   samples), mixture intervals, AUROC, refusing to predict.
 //! - [`calibration`]: temperature and vector scaling, split-conformal intervals and APS/RAPS
 //!   prediction sets, per-class refusal thresholds, fitted on a validation set.
+//! - [`swag`]: SWAG and MultiSWAG, a Gaussian over any burn module's weights from its SGD
+//!   iterates.
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`train`]: a small fit loop with a progress bar (feature `progress`) and a NaN/inf guard;
 //!   exact resume.
@@ -70,6 +72,7 @@ pub mod posterior;
 pub mod ppl;
 pub mod predict;
 mod progress;
+pub mod swag;
 pub mod train;
 pub mod vae;
 

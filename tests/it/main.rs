@@ -24,6 +24,7 @@ mod plot;
 mod predict;
 mod properties;
 mod stacked;
+mod swag;
 mod train;
 mod uci;
 mod uci_loader;
