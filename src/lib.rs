@@ -28,6 +28,8 @@
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`train`]: a small fit loop with a progress bar (feature `progress`) and a NaN/inf guard;
 //!   exact resume.
+//! - [`check`]: the correctness harness for variational layers (moments against the analytic
+//!   ones, Flipout's decorrelation, KL against Monte Carlo, finite differences).
 //! - [`checkpoint`]: save and load a model's whole posterior, optimizer and training state.
 //! - [`health`]: posterior health warnings during training (sigma underflow, KL dominating, a
 //!   stalled loss), each once, with the fix.
@@ -54,6 +56,7 @@
 
 pub mod bayesian;
 pub mod calibration;
+pub mod check;
 pub mod checkpoint;
 pub mod data;
 pub mod distributions;
