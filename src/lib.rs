@@ -23,6 +23,8 @@
 //!   samples), mixture intervals, AUROC, refusing to predict.
 //! - [`calibration`]: temperature and vector scaling, split-conformal intervals and APS/RAPS
 //!   prediction sets, per-class refusal thresholds, fitted on a validation set.
+//! - [`laplace`]: the Laplace approximation of a trained network's last layer (full, diagonal
+//!   and KFAC curvature, marginal-likelihood tuning, GLM predictives).
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`train`]: a small fit loop with a progress bar (feature `progress`) and a NaN/inf guard;
 //!   exact resume.
@@ -59,6 +61,7 @@ pub mod ensemble;
 pub mod error;
 pub mod health;
 pub mod infer;
+pub mod laplace;
 pub mod layers;
 pub mod metrics;
 pub mod noise;
