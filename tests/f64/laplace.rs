@@ -143,10 +143,25 @@ fn linear_gaussian_posterior_is_the_exact_bayesian_linear_regression() {
             }
         }
     }
+    // The predictive at new points: mean x'^T mu, epistemic variance x'^T Sigma x', noise sigma^2.
+    let test = [0.5, -1.0, 2.0, 3.0, 0.0, -2.0];
+    let device = device();
     for curvature in [Curvature::Full, Curvature::Kron] {
         let la = fit(&d, curvature, lambda, sigma);
         assert_close(la.posterior_mean(), &mean, 1e-8, &format!("{curvature:?} mean"));
         assert_close(&la.posterior_covariance(), &full_cov, 1e-8, &format!("{curvature:?} covariance"));
+        let summary = la.predict_regression(tensor2(&test, 2, 3, &device)).unwrap();
+        let (m, v, noise) = (host(summary.mean), host(summary.epistemic_var), host(summary.aleatoric_var));
+        for r in 0..2 {
+            let xb: Vec<f64> = test[3 * r..3 * r + 3].iter().copied().chain([1.0]).collect();
+            let var: f64 = (0..hp * hp).map(|k| xb[k / hp] * cov[k] * xb[k % hp]).sum();
+            for a in 0..d.o {
+                let want: f64 = (0..hp).map(|i| xb[i] * mean[i * d.o + a]).sum();
+                assert!((m[r * d.o + a] - want).abs() < 1e-8, "{curvature:?} predictive mean");
+                assert!((v[r * d.o + a] - var).abs() < 1e-8, "{curvature:?} epistemic variance");
+                assert!((noise[r * d.o + a] - sigma * sigma).abs() < 1e-12);
+            }
+        }
     }
 }
 
@@ -210,6 +225,43 @@ fn classification(n: usize, curvature: Curvature) -> (LastLayerLaplace, Vec<f64>
         .fit_classification(tensor2(&x, n, 2, &device), labels, &layer)
         .unwrap();
     (la, x)
+}
+
+#[test]
+fn categorical_ggn_is_the_hessian_of_the_negative_log_likelihood() {
+    // Softmax cross-entropy of a linear layer: the GGN is the exact Hessian. Central second
+    // differences of -sum log softmax, on the test side, against the Full precision - lambda I.
+    let n = 20;
+    let (la, x) = classification(n, Curvature::Full);
+    let mut rng = StdRng::seed_from_u64(11);
+    let _ = normals(&mut rng, n * 2);
+    let labels: Vec<usize> = (0..n).map(|r| usize::from(x[2 * r] > 0.0) + usize::from(x[2 * r + 1] > 0.5)).collect();
+    let theta0 = la.posterior_mean().to_vec();
+    let nll = |t: &[f64]| -> f64 {
+        (0..n)
+            .map(|r| {
+                let phi = [x[2 * r], x[2 * r + 1], 1.0];
+                let f: Vec<f64> = (0..3).map(|a| (0..3).map(|i| phi[i] * t[i * 3 + a]).sum()).collect();
+                let lse = f.iter().map(|v| v.exp()).sum::<f64>().ln();
+                lse - f[labels[r]]
+            })
+            .sum()
+    };
+    let prec = la.posterior_precision();
+    let eps = 1e-4;
+    for i in 0..9 {
+        for j in 0..9 {
+            let at = |di: f64, dj: f64| {
+                let mut t = theta0.clone();
+                t[i] += di;
+                t[j] += dj;
+                nll(&t)
+            };
+            let h = (at(eps, eps) - at(eps, -eps) - at(-eps, eps) + at(-eps, -eps)) / (4.0 * eps * eps);
+            let want = h + if i == j { 0.8 } else { 0.0 };
+            assert!((prec[i * 9 + j] - want).abs() < 1e-5, "[{i}, {j}]: {} vs {want}", prec[i * 9 + j]);
+        }
+    }
 }
 
 #[test]
