@@ -25,6 +25,8 @@
 //!   prediction sets, per-class refusal thresholds, fitted on a validation set.
 //! - [`swag`]: SWAG and MultiSWAG, a Gaussian over any burn module's weights from its SGD
 //!   iterates.
+//! - [`laplace`]: the Laplace approximation of a trained network's last layer (full, diagonal
+//!   and KFAC curvature, marginal-likelihood tuning, GLM predictives).
 //! - [`ensemble`]: deep ensembles (independent members, uniform Gaussian mixture).
 //! - [`train`]: a small fit loop with a progress bar (feature `progress`) and a NaN/inf guard;
 //!   exact resume.
@@ -64,6 +66,7 @@ pub mod ensemble;
 pub mod error;
 pub mod health;
 pub mod infer;
+pub mod laplace;
 pub mod layers;
 pub mod metrics;
 pub mod noise;

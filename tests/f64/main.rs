@@ -6,6 +6,7 @@ mod support;
 
 mod dist;
 mod elbo;
+mod laplace;
 mod ppl_eight_schools;
 mod ppl_elbo;
 mod ppl_nuts;
