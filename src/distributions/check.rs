@@ -3,6 +3,7 @@
 use crate::noise::NoiseRng;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
+use rand::RngExt;
 
 use crate::error::{Error, Result};
 use crate::noise;
@@ -81,7 +82,7 @@ pub(crate) fn validate<const D: usize>(context: &'static str, checks: &[Check<'_
 }
 
 /// Flat (row-major) index to multi-index.
-fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+pub(crate) fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
     let mut out = vec![0; dims.len()];
     for (o, &d) in out.iter_mut().zip(dims).rev() {
         if d > 0 {
@@ -162,6 +163,20 @@ pub(crate) fn host_noise<const D: usize>(
     let n: usize = shape.iter().product();
     let values: Vec<f64> = noise::with_rng(|rng| (0..n).map(|_| draw(rng)).collect());
     Tensor::from_data(TensorData::new(values, shape), (device, dtype))
+}
+
+/// A uniform draw in the open interval `(0, 1)`: 53 random bits, centred in their cell, so
+/// neither 0 nor 1 can come out (inverse CDFs such as `-ln u` or `tan(pi (u - 1/2))` stay
+/// finite).
+pub(crate) fn open_unit(rng: &mut NoiseRng) -> f64 {
+    ((rng.random::<u64>() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `c ln x`, with `0 ln 0 = 0` (as in `x^0 = 1` of a density's kernel); the gradient in `c`
+/// stays `ln x` wherever `x > 0`.
+pub(crate) fn xlogy<const D: usize>(c: Tensor<D>, x: Tensor<D>) -> Tensor<D> {
+    let both_zero = c.clone().equal_elem(0.0).bool_and(x.clone().equal_elem(0.0));
+    c * x.mask_fill(both_zero, 1.0).log()
 }
 
 /// Machine epsilon of a float dtype (used to keep probabilities off exactly 0 and 1 when they

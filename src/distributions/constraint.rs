@@ -22,9 +22,10 @@ use crate::posterior::softplus;
 /// | `Positive` | `(0, inf)` | `exp(u)` | `sum u` |
 /// | `PositiveSoftplus` | `(0, inf)` | `ln(1 + e^u)` | `sum ln sigmoid(u)` |
 /// | `UnitInterval` | `(0, 1)` | `sigmoid(u)` | `sum ln sigmoid(u) + ln sigmoid(-u)` |
+/// | `Interval { low, high }` | `(low, high)` | `low + (high - low) sigmoid(u)` | `sum ln(high - low) + ln sigmoid(u) + ln sigmoid(-u)` |
 /// | `Simplex` | `{x >= 0, sum x = 1}` over the last dimension (`K`) | stick-breaking from `R^(K-1)` | see [`Constraint::forward`] |
 /// | `Discrete` | integers (Bernoulli, Categorical) | none: cannot be a latent of SVI/NUTS | |
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Constraint {
     /// The real line (identity transform).
     Real,
@@ -34,11 +35,34 @@ pub enum Constraint {
     PositiveSoftplus,
     /// The open unit interval through the logistic sigmoid.
     UnitInterval,
+    /// The open interval `(low, high)` through a scaled sigmoid (the support of a
+    /// [`Uniform`](super::Uniform) with the same bounds for every element). Bounds that are not
+    /// finite with `low < high` (a Uniform with per-element bounds reports NaN ones) are an
+    /// [`Error::Model`] wherever the bijection is needed.
+    Interval {
+        /// The lower bound.
+        low: f64,
+        /// The upper bound.
+        high: f64,
+    },
     /// The probability simplex over the last dimension, through stick-breaking (Stan's
     /// transform, with the `ln(K - 1 - k)` offsets that map `u = 0` to the uniform vector).
     Simplex,
     /// A discrete support: no bijection to `R`.
     Discrete,
+}
+
+fn interval_error(low: f64, high: f64) -> Error {
+    Error::Model {
+        site: "a value on an interval".to_string(),
+        problem: format!(
+            "has the support Interval {{ low: {low}, high: {high} }}, which is not one finite interval with low < high \
+             (NaN bounds: a Uniform whose bounds differ between elements, or built by Uniform::new_unchecked)"
+        ),
+        fix:
+            "give a latent Uniform the same finite bounds for every element, built with Uniform::new \
+              (or sample a standard Uniform(0, 1) and scale it by hand); per-element bounds are fine for observed sites",
+    }
 }
 
 fn discrete_error(what: &str) -> Error {
@@ -91,6 +115,9 @@ impl Constraint {
         match self {
             Constraint::Simplex => simplex_rows(shape).map(|(rows, k)| rows * (k - 1)),
             Constraint::Discrete => Err(discrete_error("a discrete value")),
+            Constraint::Interval { low, high } if !(low.is_finite() && high.is_finite() && low < high) => {
+                Err(interval_error(*low, *high))
+            }
             _ => Ok(shape.iter().product()),
         }
     }
@@ -126,6 +153,12 @@ impl Constraint {
                 let log_det = (softplus(u.clone().neg()) + softplus(u.clone())).sum().neg();
                 (sigmoid(u), log_det)
             }
+            Constraint::Interval { low, high } => {
+                let width = high - low;
+                let log_det =
+                    (softplus(u.clone().neg()) + softplus(u.clone())).sum().neg().add_scalar(m as f64 * width.ln());
+                (sigmoid(u).mul_scalar(width).add_scalar(*low), log_det)
+            }
             Constraint::Simplex => {
                 let (rows, k) = simplex_rows(shape)?;
                 let device = u.device();
@@ -157,6 +190,10 @@ impl Constraint {
             // ln(e^x - 1) = x + ln(1 - e^-x)
             Constraint::PositiveSoftplus => x.clone() + x.neg().exp().neg().log1p(),
             Constraint::UnitInterval => x.clone().log() - x.neg().log1p(),
+            Constraint::Interval { low, high } => {
+                let p = x.sub_scalar(*low).div_scalar(high - low);
+                p.clone().log() - p.neg().log1p()
+            }
             Constraint::Simplex => {
                 let (rows, k) = simplex_rows(shape)?;
                 let device = x.device();

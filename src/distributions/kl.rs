@@ -3,8 +3,8 @@
 use burn::prelude::*;
 
 use super::{
-    Bernoulli, Categorical, Distribution, KlDivergence, Laplace, LogNormal, Normal, Rsample, ScaleMixtureNormal,
-    LN_SQRT_2PI,
+    Bernoulli, Categorical, Distribution, Exponential, KlDivergence, Laplace, LogNormal, Normal, Rsample,
+    ScaleMixtureNormal, LN_SQRT_2PI,
 };
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
@@ -77,6 +77,14 @@ impl<const D: usize> KlDivergence<Laplace<D>, D> for Laplace<D> {
         let dist = (self.loc() - q.loc()).abs();
         let decay = (dist.clone() / b_p.clone()).neg().exp();
         b_q.clone().log() - b_p.clone().log() + dist / b_q.clone() + b_p / b_q * decay - 1.0
+    }
+}
+
+impl<const D: usize> KlDivergence<Exponential<D>, D> for Exponential<D> {
+    /// `ln(rate_p / rate_q) + rate_q / rate_p - 1`, as `r - ln r - 1` with `r = rate_q / rate_p`.
+    fn kl(&self, q: &Exponential<D>) -> Tensor<D> {
+        let r = q.rate() / self.rate();
+        r.clone() - r.log() - 1.0
     }
 }
 

@@ -12,6 +12,12 @@
 //! | [`HalfNormal`] | `scale` | yes | yes | |
 //! | [`Laplace`] | `loc`, `scale` | yes | yes | [`Laplace`] |
 //! | [`StudentT`] | `df` (scalar), `loc`, `scale` | yes | yes | |
+//! | [`Cauchy`] | `loc`, `scale` | yes | yes | |
+//! | [`HalfCauchy`] | `scale` | yes | yes | |
+//! | [`Exponential`] | `rate` | yes | yes | [`Exponential`] |
+//! | [`Uniform`] | `low`, `high` | yes | yes | |
+//! | [`Logistic`] | `loc`, `scale` | yes | yes | |
+//! | [`Weibull`] | `scale`, `concentration` | yes | yes | |
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |
@@ -53,35 +59,47 @@
 mod bernoulli;
 mod beta;
 mod categorical;
+mod cauchy;
 mod check;
 pub(crate) mod constraint;
 mod delta;
+mod exponential;
+mod half_cauchy;
 mod half_normal;
 mod kl;
 mod laplace;
 mod log_normal;
+mod logistic;
 mod normal;
 mod scale_mixture;
 mod site;
 mod special;
 mod student_t;
 mod traits;
+mod uniform;
+mod weibull;
 
 pub use bernoulli::Bernoulli;
 pub use beta::Beta;
 pub use categorical::Categorical;
+pub use cauchy::Cauchy;
 pub use constraint::Constraint;
 pub use delta::Delta;
+pub use exponential::Exponential;
+pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
 pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, MonteCarloEstimate};
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
+pub use logistic::Logistic;
 pub use normal::Normal;
 pub use scale_mixture::{scale_mixture_log_prob, ScaleMixtureNormal};
 pub(crate) use site::Erased;
 pub use site::{Family, SiteDist, SiteDistribution};
 pub use student_t::StudentT;
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample};
+pub use uniform::Uniform;
+pub use weibull::Weibull;
 
 /// `0.5 * ln(2 pi)`, the normalising constant of the standard normal density.
 pub(crate) const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;

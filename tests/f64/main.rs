@@ -5,6 +5,8 @@
 mod support;
 
 mod dist;
+mod dist_continuous;
+mod dist_sites;
 mod elbo;
 mod ppl_eight_schools;
 mod ppl_elbo;

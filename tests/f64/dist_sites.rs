@@ -1,0 +1,93 @@
+//! Every distribution family as a `sample!` / `observe!` site of a `#[model]`: the trace's
+//! log-density is the sum of the distributions' own log-densities (checked against statrs or
+//! the closed form at substituted values), and each site reports its support.
+
+use crate::support::{device, scalar, tensor1};
+use bayesburn::distributions::{Cauchy, Constraint, Exponential, HalfCauchy, Logistic, Uniform, Weibull};
+use bayesburn::infer::ModelPotential;
+use bayesburn::ppl::{substitute, trace, Ctx, Value, Values};
+use bayesburn::prelude::*;
+use burn::prelude::*;
+use statrs::distribution::Continuous;
+
+fn values(pairs: &[(&str, f64)], device: &Device) -> Values {
+    pairs.iter().map(|(k, v)| (k.to_string(), Value::from(tensor1(&[*v], device)))).collect()
+}
+
+/// loc ~ Cauchy(0, 1), tau ~ HalfCauchy(2), rate ~ Exponential(1), u ~ Uniform(-1, 3),
+/// w ~ Weibull(1, 1.5); y_i ~ Logistic(loc, tau).
+#[model]
+fn continuous(device: Device, y: Tensor<1>) -> bayesburn::Result<()> {
+    let full = |v: f64| Tensor::<1>::full([1], v, &device);
+    let loc: Tensor<1> = sample!("loc", Cauchy::new(full(0.0), full(1.0))?);
+    let tau: Tensor<1> = sample!("tau", HalfCauchy::new(full(2.0))?);
+    let _rate: Tensor<1> = sample!("rate", Exponential::new(full(1.0))?);
+    let _u: Tensor<1> = sample!("u", Uniform::new(full(-1.0), full(3.0))?);
+    let _w: Tensor<1> = sample!("w", Weibull::new(full(1.0), full(1.5))?);
+    let n = y.dims()[0];
+    observe!("y", Logistic::new(loc.expand([n]), tau.expand([n]))?, y);
+    Ok(())
+}
+
+fn logistic_lp(x: f64, loc: f64, s: f64) -> f64 {
+    let z = ((x - loc) / s).abs();
+    -z - s.ln() - 2.0 * (-z).exp().ln_1p()
+}
+
+#[test]
+fn continuous_sites_sum_to_the_trace_log_density() {
+    let device = device();
+    let y = [0.4, -1.3, 2.2];
+    let yt = tensor1(&y, &device);
+    let m = |ctx: &mut Ctx| continuous(ctx, device.clone(), yt.clone());
+    let at = [("loc", 0.3), ("tau", 1.7), ("rate", 0.6), ("u", 2.5), ("w", 0.8)];
+    let (_, tr) = trace(&substitute(m, values(&at, &device))).unwrap();
+    let expected = statrs::distribution::Cauchy::new(0.0, 1.0).unwrap().ln_pdf(0.3)
+        + 2f64.ln()
+        + statrs::distribution::Cauchy::new(0.0, 2.0).unwrap().ln_pdf(1.7)
+        + statrs::distribution::Exp::new(1.0).unwrap().ln_pdf(0.6)
+        + statrs::distribution::Uniform::new(-1.0, 3.0).unwrap().ln_pdf(2.5)
+        + statrs::distribution::Weibull::new(1.5, 1.0).unwrap().ln_pdf(0.8)
+        + y.iter().map(|&v| logistic_lp(v, 0.3, 1.7)).sum::<f64>();
+    let got = scalar(tr.log_density().unwrap());
+    assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
+    let support = |name: &str| tr.get(name).unwrap().constraint;
+    assert_eq!(support("loc"), Constraint::Real);
+    assert_eq!(support("tau"), Constraint::Positive);
+    assert_eq!(support("rate"), Constraint::Positive);
+    assert_eq!(support("u"), Constraint::Interval { low: -1.0, high: 3.0 });
+    assert_eq!(support("w"), Constraint::Positive);
+    assert_eq!(support("y"), Constraint::Real);
+    // Drawn (not substituted), every latent is inside its support.
+    let (_, tr) = trace(&m).unwrap();
+    let u = tr.get("u").unwrap().value.to_vec()[0];
+    assert!((-1.0..3.0).contains(&u), "{u}");
+    assert!(["tau", "rate", "w"].iter().all(|s| tr.get(s).unwrap().value.to_vec()[0] > 0.0));
+}
+
+/// u ~ Uniform(-1, 3) alone: NUTS's potential runs through the interval's scaled sigmoid.
+#[model]
+fn uniform_only(device: Device, per_element: bool) -> bayesburn::Result<()> {
+    let low =
+        if per_element { Tensor::<1>::from_floats([-1.0, 0.0], &device) } else { Tensor::full([2], -1.0, &device) };
+    let _u: Tensor<1> = sample!("u", Uniform::new(low, Tensor::full([2], 3.0, &device))?);
+    Ok(())
+}
+
+#[test]
+fn a_latent_uniform_has_the_interval_jacobian_and_per_element_bounds_are_a_typed_error() {
+    let device = device();
+    let d = device.clone();
+    let pot = ModelPotential::new(move |ctx: &mut Ctx| uniform_only(ctx, d.clone(), false)).unwrap();
+    // U(q) = -(ln p(x) + ln|dx/dq|) = -(-ln 4 + ln 4 + ln sigmoid(q) + ln sigmoid(-q)) per coordinate.
+    for q in [[0.0, 0.0], [1.5, -0.3]] {
+        let want: f64 = q.iter().map(|&v: &f64| (1.0 + (-v).exp()).ln() + (1.0 + v.exp()).ln()).sum();
+        let got = pot.value(&q).unwrap();
+        assert!((got - want).abs() < 1e-12, "U({q:?}) = {got}, want {want}");
+    }
+    assert!((pot.value(&[0.0, 0.0]).unwrap() - 4.0 * 2f64.ln()).abs() < 1e-12);
+    let Err(err) = ModelPotential::new(move |ctx: &mut Ctx| uniform_only(ctx, device.clone(), true)) else {
+        panic!("a latent Uniform with per-element bounds should be a typed error");
+    };
+    assert!(matches!(err, Error::Model { .. }), "{err}");
+}
