@@ -2,9 +2,10 @@
 
 use burn::prelude::*;
 
+use super::special::{digamma_tensor, lgamma};
 use super::{
-    Bernoulli, Categorical, Distribution, Exponential, KlDivergence, Laplace, LogNormal, Normal, Rsample,
-    ScaleMixtureNormal, LN_SQRT_2PI,
+    Bernoulli, Categorical, Distribution, Exponential, Gamma, InverseGamma, KlDivergence, Laplace, LogNormal, Normal,
+    Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
 };
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
@@ -86,6 +87,29 @@ impl<const D: usize> KlDivergence<Exponential<D>, D> for Exponential<D> {
         let r = q.rate() / self.rate();
         r.clone() - r.log() - 1.0
     }
+}
+
+impl<const D: usize> KlDivergence<Gamma<D>, D> for Gamma<D> {
+    /// `(a_p - a_q) psi(a_p) - ln Gamma(a_p) + ln Gamma(a_q) + a_q (ln b_p - ln b_q)
+    /// + a_p (b_q - b_p) / b_p` (shapes `a`, rates `b`).
+    fn kl(&self, q: &Gamma<D>) -> Tensor<D> {
+        gamma_gamma(self.concentration(), self.rate(), q.concentration(), q.rate())
+    }
+}
+
+impl<const D: usize> KlDivergence<InverseGamma<D>, D> for InverseGamma<D> {
+    /// The Gamma KL of the same parameters: `x -> 1 / x` maps each inverse Gamma onto the
+    /// Gamma with its shape and rate, and KL is invariant under a bijection.
+    fn kl(&self, q: &InverseGamma<D>) -> Tensor<D> {
+        gamma_gamma(self.concentration(), self.rate(), q.concentration(), q.rate())
+    }
+}
+
+fn gamma_gamma<const D: usize>(a_p: Tensor<D>, b_p: Tensor<D>, a_q: Tensor<D>, b_q: Tensor<D>) -> Tensor<D> {
+    (a_p.clone() - a_q.clone()) * digamma_tensor(a_p.clone()) - lgamma(a_p.clone())
+        + lgamma(a_q.clone())
+        + a_q * (b_p.clone().log() - b_q.clone().log())
+        + a_p * (b_q - b_p.clone()) / b_p
 }
 
 impl<const D: usize> KlDivergence<Bernoulli<D>, D> for Bernoulli<D> {

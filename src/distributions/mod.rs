@@ -18,6 +18,8 @@
 //! | [`Uniform`] | `low`, `high` | yes | yes | |
 //! | [`Logistic`] | `loc`, `scale` | yes | yes | |
 //! | [`Weibull`] | `scale`, `concentration` | yes | yes | |
+//! | [`Gamma`] | `concentration`, `rate` | yes (implicit) | yes | [`Gamma`] |
+//! | [`InverseGamma`] | `concentration`, `rate` | yes (implicit) | yes | [`InverseGamma`] |
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |
@@ -64,8 +66,10 @@ mod check;
 pub(crate) mod constraint;
 mod delta;
 mod exponential;
+mod gamma;
 mod half_cauchy;
 mod half_normal;
+mod inverse_gamma;
 mod kl;
 mod laplace;
 mod log_normal;
@@ -86,8 +90,10 @@ pub use cauchy::Cauchy;
 pub use constraint::Constraint;
 pub use delta::Delta;
 pub use exponential::Exponential;
+pub use gamma::Gamma;
 pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
+pub use inverse_gamma::InverseGamma;
 pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, MonteCarloEstimate};
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;

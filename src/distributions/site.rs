@@ -7,8 +7,8 @@ use burn::prelude::*;
 
 use super::constraint::Constraint;
 use super::{
-    Bernoulli, Categorical, Cauchy, Distribution, Exponential, HalfCauchy, HalfNormal, Laplace, LogNormal, Logistic,
-    Normal, Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
+    Bernoulli, Categorical, Cauchy, Distribution, Exponential, Gamma, HalfCauchy, HalfNormal, InverseGamma, Laplace,
+    LogNormal, Logistic, Normal, Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
 };
 
 /// A distribution family the inference code recognises, with its parameters flat (row-major),
@@ -104,6 +104,8 @@ continuous_site!(HalfCauchy, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Exponential, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Logistic, Constraint::Real, |_d| Family::Other);
 continuous_site!(Weibull, Constraint::Positive, |_d| Family::Other);
+continuous_site!(Gamma, Constraint::Positive, |_d| Family::Other);
+continuous_site!(InverseGamma, Constraint::Positive, |_d| Family::Other);
 
 /// The support is [`Uniform::support`]: an interval shared by the batch.
 impl<const D: usize> SiteDistribution<D> for Uniform<D> {

@@ -30,6 +30,10 @@ const STIRLING: [f64; 8] = [
     -3617.0 / 122_400.0,
 ];
 
+/// `B_2k / (2k)`, k = 1..8: the coefficients of `z^-2k` subtracted in the digamma series.
+const DIGAMMA: [f64; 8] =
+    [1.0 / 12.0, -1.0 / 120.0, 1.0 / 252.0, -1.0 / 240.0, 1.0 / 132.0, -691.0 / 32_760.0, 1.0 / 12.0, -3617.0 / 8160.0];
+
 /// `sum_k c_k w^k` for `k = 0..`, by Horner's rule.
 fn horner<const D: usize>(w: Tensor<D>, coefficients: &[f64]) -> Tensor<D> {
     let (last, rest) = coefficients.split_last().expect("at least one coefficient");
@@ -57,4 +61,18 @@ pub(crate) fn lgamma<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let inv = z.clone().recip();
     let series = horner(inv.clone().square(), &STIRLING) * inv;
     (z.clone().sub_scalar(0.5) * z.clone().log() - z + series).add_scalar(LN_SQRT_2PI) - ln_product
+}
+
+/// Elementwise digamma `psi(x) = d ln Gamma(x) / dx` for `x > 0`.
+pub(crate) fn digamma_tensor<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let (z, small, large) = shifted(x);
+    let mut reciprocal_sum = small.clone().recip();
+    for k in 1..SHIFT {
+        reciprocal_sum = reciprocal_sum + small.clone().add_scalar(k as f64).recip();
+    }
+    let reciprocal_sum = reciprocal_sum.mask_fill(large, 0.0);
+    let inv = z.clone().recip();
+    let w = inv.clone().square();
+    let series = horner(w.clone(), &DIGAMMA) * w;
+    z.log() - inv.mul_scalar(0.5) - series - reciprocal_sum
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod dist;
 mod dist_continuous;
+mod dist_gamma;
 mod dist_sites;
 mod elbo;
 mod ppl_eight_schools;
