@@ -11,7 +11,7 @@
 //! | [`LogNormal`] | `loc`, `scale` (of `ln x`) | yes | yes | [`LogNormal`] |
 //! | [`HalfNormal`] | `scale` | yes | yes | |
 //! | [`Laplace`] | `loc`, `scale` | yes | yes | [`Laplace`] |
-//! | [`StudentT`] | `df` (scalar), `loc`, `scale` | yes | yes | |
+//! | [`StudentT`] | `df` (scalar or tensor), `loc`, `scale` | yes (in `df` too for a tensor `df`) | yes | |
 //! | [`Cauchy`] | `loc`, `scale` | yes | yes | |
 //! | [`HalfCauchy`] | `scale` | yes | yes | |
 //! | [`Exponential`] | `rate` | yes | yes | [`Exponential`] |
@@ -102,7 +102,7 @@ pub use normal::Normal;
 pub use scale_mixture::{scale_mixture_log_prob, ScaleMixtureNormal};
 pub(crate) use site::Erased;
 pub use site::{Family, SiteDist, SiteDistribution};
-pub use student_t::StudentT;
+pub use student_t::{DegreesOfFreedom, StudentT};
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample};
 pub use uniform::Uniform;
 pub use weibull::Weibull;

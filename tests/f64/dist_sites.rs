@@ -4,7 +4,7 @@
 
 use crate::support::{device, scalar, tensor1};
 use bayesburn::distributions::{
-    Cauchy, Constraint, Exponential, Gamma, HalfCauchy, InverseGamma, Logistic, Uniform, Weibull,
+    Cauchy, Constraint, Exponential, Gamma, HalfCauchy, InverseGamma, Logistic, StudentT, Uniform, Weibull,
 };
 use bayesburn::infer::ModelPotential;
 use bayesburn::ppl::{substitute, trace, Ctx, Value, Values};
@@ -128,4 +128,29 @@ fn gamma_family_sites_sum_to_the_trace_log_density() {
         assert!(site.value.to_vec()[0] > 0.0);
         assert!(site.dist.as_ref().unwrap().is_reparameterized());
     }
+}
+
+/// nu ~ Gamma(2, 0.1); y_i ~ StudentT(nu, 0, 1): a latent, per-element `df`.
+#[model]
+fn robust(device: Device, y: Tensor<1>) -> bayesburn::Result<()> {
+    let nu: Tensor<1> = sample!("nu", Gamma::new(Tensor::full([1], 2.0, &device), Tensor::full([1], 0.1, &device))?);
+    let n = y.dims()[0];
+    observe!("y", StudentT::new(nu.expand([n]), Tensor::zeros([n], &device), Tensor::ones([n], &device))?, y);
+    Ok(())
+}
+
+#[test]
+fn student_t_with_a_latent_df_sums_to_the_trace_log_density() {
+    let device = device();
+    let y = [0.4, -3.3, 12.0];
+    let yt = tensor1(&y, &device);
+    let m = |ctx: &mut Ctx| robust(ctx, device.clone(), yt.clone());
+    let (_, tr) = trace(&substitute(m, values(&[("nu", 3.5)], &device))).unwrap();
+    let lik = statrs::distribution::StudentsT::new(0.0, 1.0, 3.5).unwrap();
+    let expected =
+        statrs::distribution::Gamma::new(2.0, 0.1).unwrap().ln_pdf(3.5) + y.iter().map(|&v| lik.ln_pdf(v)).sum::<f64>();
+    let got = scalar(tr.log_density().unwrap());
+    assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
+    assert_eq!(tr.get("y").unwrap().constraint, Constraint::Real);
+    assert!(tr.get("y").unwrap().dist.as_ref().unwrap().is_reparameterized());
 }

@@ -8,6 +8,7 @@ mod dist;
 mod dist_continuous;
 mod dist_gamma;
 mod dist_sites;
+mod dist_student_t;
 mod elbo;
 mod ppl_eight_schools;
 mod ppl_elbo;
