@@ -2,10 +2,10 @@
 
 use burn::prelude::*;
 
-use super::special::{digamma_tensor, lgamma};
+use super::special::{digamma_tensor, lbeta, lgamma};
 use super::{
-    Bernoulli, Categorical, Distribution, Exponential, Gamma, InverseGamma, KlDivergence, Laplace, LogNormal, Normal,
-    Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
+    Bernoulli, Beta, Categorical, Distribution, Exponential, Gamma, InverseGamma, KlDivergence, Laplace, LogNormal,
+    Normal, Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
 };
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
@@ -110,6 +110,19 @@ fn gamma_gamma<const D: usize>(a_p: Tensor<D>, b_p: Tensor<D>, a_q: Tensor<D>, b
         + lgamma(a_q.clone())
         + a_q * (b_p.clone().log() - b_q.clone().log())
         + a_p * (b_q - b_p.clone()) / b_p
+}
+
+impl<const D: usize> KlDivergence<Beta<D>, D> for Beta<D> {
+    /// `ln B(a_q, b_q) - ln B(a_p, b_p) + (a_p - a_q) psi(a_p) + (b_p - b_q) psi(b_p)
+    /// + (a_q - a_p + b_q - b_p) psi(a_p + b_p)`.
+    fn kl(&self, q: &Beta<D>) -> Tensor<D> {
+        let (a_p, b_p, a_q, b_q) = (self.alpha(), self.beta(), q.alpha(), q.beta());
+        let total_p = a_p.clone() + b_p.clone();
+        lbeta(a_q.clone(), b_q.clone()) - lbeta(a_p.clone(), b_p.clone())
+            + (a_p.clone() - a_q.clone()) * digamma_tensor(a_p.clone())
+            + (b_p.clone() - b_q.clone()) * digamma_tensor(b_p.clone())
+            + (a_q - a_p + b_q - b_p) * digamma_tensor(total_p)
+    }
 }
 
 impl<const D: usize> KlDivergence<Bernoulli<D>, D> for Bernoulli<D> {

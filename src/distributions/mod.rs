@@ -20,6 +20,7 @@
 //! | [`Weibull`] | `scale`, `concentration` | yes | yes | |
 //! | [`Gamma`] | `concentration`, `rate` | yes (implicit) | yes | [`Gamma`] |
 //! | [`InverseGamma`] | `concentration`, `rate` | yes (implicit) | yes | [`InverseGamma`] |
+//! | [`Beta`] | `alpha`, `beta` | yes (implicit) | yes | [`Beta`] |
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |

@@ -7,8 +7,8 @@ use burn::prelude::*;
 
 use super::constraint::Constraint;
 use super::{
-    Bernoulli, Categorical, Cauchy, Distribution, Exponential, Gamma, HalfCauchy, HalfNormal, InverseGamma, Laplace,
-    LogNormal, Logistic, Normal, Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
+    Bernoulli, Beta, Categorical, Cauchy, Distribution, Exponential, Gamma, HalfCauchy, HalfNormal, InverseGamma,
+    Laplace, LogNormal, Logistic, Normal, Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
 };
 
 /// A distribution family the inference code recognises, with its parameters flat (row-major),
@@ -106,6 +106,7 @@ continuous_site!(Logistic, Constraint::Real, |_d| Family::Other);
 continuous_site!(Weibull, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Gamma, Constraint::Positive, |_d| Family::Other);
 continuous_site!(InverseGamma, Constraint::Positive, |_d| Family::Other);
+continuous_site!(Beta, Constraint::UnitInterval, |_d| Family::Other);
 
 /// The support is [`Uniform::support`]: an interval shared by the batch.
 impl<const D: usize> SiteDistribution<D> for Uniform<D> {

@@ -76,3 +76,7 @@ pub(crate) fn digamma_tensor<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let series = horner(w.clone(), &DIGAMMA) * w;
     z.log() - inv.mul_scalar(0.5) - series - reciprocal_sum
 }
+/// Elementwise `ln B(a, b) = ln Gamma(a) + ln Gamma(b) - ln Gamma(a + b)`.
+pub(crate) fn lbeta<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    lgamma(a.clone()) + lgamma(b.clone()) - lgamma(a + b)
+}

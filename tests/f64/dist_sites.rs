@@ -4,7 +4,7 @@
 
 use crate::support::{device, scalar, tensor1};
 use bayesburn::distributions::{
-    Cauchy, Constraint, Exponential, Gamma, HalfCauchy, InverseGamma, Logistic, StudentT, Uniform, Weibull,
+    Beta, Cauchy, Constraint, Exponential, Gamma, HalfCauchy, InverseGamma, Logistic, StudentT, Uniform, Weibull,
 };
 use bayesburn::infer::ModelPotential;
 use bayesburn::ppl::{substitute, trace, Ctx, Value, Values};
@@ -153,4 +153,32 @@ fn student_t_with_a_latent_df_sums_to_the_trace_log_density() {
     assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
     assert_eq!(tr.get("y").unwrap().constraint, Constraint::Real);
     assert!(tr.get("y").unwrap().dist.as_ref().unwrap().is_reparameterized());
+}
+
+/// p ~ Beta(2, 3); y_i ~ Beta(5 p, 5 (1 - p)): a proportion with a latent mean.
+#[model]
+fn proportions(device: Device, y: Tensor<1>) -> bayesburn::Result<()> {
+    let p: Tensor<1> = sample!("p", Beta::new(Tensor::full([1], 2.0, &device), Tensor::full([1], 3.0, &device))?);
+    let n = y.dims()[0];
+    let a = p.clone().mul_scalar(5.0).expand([n]);
+    let b = p.neg().add_scalar(1.0).mul_scalar(5.0).expand([n]);
+    observe!("y", Beta::new(a, b)?, y);
+    Ok(())
+}
+
+#[test]
+fn beta_sites_sum_to_the_trace_log_density() {
+    let device = device();
+    let y = [0.1, 0.45, 0.8];
+    let yt = tensor1(&y, &device);
+    let m = |ctx: &mut Ctx| proportions(ctx, device.clone(), yt.clone());
+    let (_, tr) = trace(&substitute(m, values(&[("p", 0.3)], &device))).unwrap();
+    let lik = statrs::distribution::Beta::new(1.5, 3.5).unwrap();
+    let expected =
+        statrs::distribution::Beta::new(2.0, 3.0).unwrap().ln_pdf(0.3) + y.iter().map(|&v| lik.ln_pdf(v)).sum::<f64>();
+    let got = scalar(tr.log_density().unwrap());
+    assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
+    let site = tr.get("p").unwrap();
+    assert_eq!(site.constraint, Constraint::UnitInterval);
+    assert!(site.dist.as_ref().unwrap().is_reparameterized());
 }

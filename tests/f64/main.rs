@@ -5,6 +5,7 @@
 mod support;
 
 mod dist;
+mod dist_beta;
 mod dist_continuous;
 mod dist_gamma;
 mod dist_sites;
