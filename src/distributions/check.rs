@@ -19,6 +19,12 @@ pub(crate) enum Requirement {
     UnitInterval,
     /// `>= 0` and finite.
     NonNegative,
+    /// A whole number `>= 0` (a count such as a number of trials).
+    Count,
+    /// In `[0, 1)` (a success probability whose failures must eventually come).
+    BelowOne,
+    /// In `(0, 1]` (a success probability that must eventually succeed).
+    AboveZero,
 }
 
 impl Requirement {
@@ -28,6 +34,9 @@ impl Requirement {
             Requirement::Positive => "> 0 and finite",
             Requirement::UnitInterval => "in [0, 1]",
             Requirement::NonNegative => ">= 0 and finite",
+            Requirement::Count => "a whole number >= 0",
+            Requirement::BelowOne => "in [0, 1)",
+            Requirement::AboveZero => "in (0, 1]",
         }
     }
 
@@ -37,6 +46,9 @@ impl Requirement {
             Requirement::Positive => v.is_finite() && v > 0.0,
             Requirement::UnitInterval => (0.0..=1.0).contains(&v),
             Requirement::NonNegative => v.is_finite() && v >= 0.0,
+            Requirement::Count => v.is_finite() && v >= 0.0 && v.fract() == 0.0,
+            Requirement::BelowOne => (0.0..1.0).contains(&v),
+            Requirement::AboveZero => v > 0.0 && v <= 1.0,
         }
     }
 
@@ -47,6 +59,12 @@ impl Requirement {
             Requirement::Positive => t.clone().greater_elem(0.0).bool_and(t.is_finite()).bool_not(),
             Requirement::UnitInterval => t.clone().greater_equal_elem(0.0).bool_and(t.lower_equal_elem(1.0)).bool_not(),
             Requirement::NonNegative => t.clone().greater_equal_elem(0.0).bool_and(t.is_finite()).bool_not(),
+            Requirement::Count => {
+                let whole = t.clone().floor().equal(t.clone());
+                t.clone().greater_equal_elem(0.0).bool_and(t.is_finite()).bool_and(whole).bool_not()
+            }
+            Requirement::BelowOne => t.clone().greater_equal_elem(0.0).bool_and(t.lower_elem(1.0)).bool_not(),
+            Requirement::AboveZero => t.clone().greater_elem(0.0).bool_and(t.lower_equal_elem(1.0)).bool_not(),
         }
     }
 }
@@ -177,6 +195,22 @@ pub(crate) fn open_unit(rng: &mut NoiseRng) -> f64 {
 pub(crate) fn xlogy<const D: usize>(c: Tensor<D>, x: Tensor<D>) -> Tensor<D> {
     let both_zero = c.clone().equal_elem(0.0).bool_and(x.clone().equal_elem(0.0));
     c * x.mask_fill(both_zero, 1.0).log()
+}
+
+/// `true` where `value` is not a whole number `>= 0` (outside the support of a count).
+pub(crate) fn not_a_count<const D: usize>(value: Tensor<D>) -> Tensor<D, Bool> {
+    let whole = value.clone().floor().equal(value.clone());
+    value.greater_equal_elem(0.0).bool_and(whole).bool_not()
+}
+
+/// A parameter tensor read back to the host as f64 (for samplers that run there).
+pub(crate) fn to_host<const D: usize>(t: &Tensor<D>) -> Vec<f64> {
+    t.clone().detach().into_data().iter::<f64>().collect()
+}
+
+/// Host values uploaded as a tensor of `shape` on `device` in `dtype`.
+pub(crate) fn upload<const D: usize>(values: Vec<f64>, shape: [usize; D], device: &Device, dtype: DType) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values, shape), (device, dtype))
 }
 
 /// Machine epsilon of a float dtype (used to keep probabilities off exactly 0 and 1 when they

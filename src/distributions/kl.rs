@@ -5,7 +5,7 @@ use burn::prelude::*;
 use super::special::{digamma_tensor, lbeta, lgamma};
 use super::{
     Bernoulli, Beta, Categorical, Distribution, Exponential, Gamma, InverseGamma, KlDivergence, Laplace, LogNormal,
-    Normal, Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
+    Normal, Poisson, Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
 };
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
@@ -122,6 +122,14 @@ impl<const D: usize> KlDivergence<Beta<D>, D> for Beta<D> {
             + (a_p.clone() - a_q.clone()) * digamma_tensor(a_p.clone())
             + (b_p.clone() - b_q.clone()) * digamma_tensor(b_p.clone())
             + (a_q - a_p + b_q - b_p) * digamma_tensor(total_p)
+    }
+}
+
+impl<const D: usize> KlDivergence<Poisson<D>, D> for Poisson<D> {
+    /// `lambda_p (ln lambda_p - ln lambda_q) - lambda_p + lambda_q`.
+    fn kl(&self, q: &Poisson<D>) -> Tensor<D> {
+        let (l_p, l_q) = (self.rate(), q.rate());
+        l_p.clone() * (l_p.clone().log() - l_q.clone().log()) - l_p + l_q
     }
 }
 

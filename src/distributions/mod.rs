@@ -23,6 +23,10 @@
 //! | [`Beta`] | `alpha`, `beta` | yes (implicit) | yes | [`Beta`] |
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
+//! | [`Poisson`] | `rate` | no | no | [`Poisson`] |
+//! | [`Binomial`] | `total_count`, `probs` or `logits` | no | no | |
+//! | [`NegativeBinomial`] | `total_count`, `probs` or `logits` (or `mean`, `concentration`) | no | no | |
+//! | [`Geometric`] | `probs` or `logits` | no | no | |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |
 //!
 //! Constructors validate (`Result<Self, Error>`, in the style of statrs and rand_distr): a
@@ -61,6 +65,7 @@
 
 mod bernoulli;
 mod beta;
+mod binomial;
 mod categorical;
 mod cauchy;
 mod check;
@@ -68,6 +73,7 @@ pub(crate) mod constraint;
 mod delta;
 mod exponential;
 mod gamma;
+mod geometric;
 mod half_cauchy;
 mod half_normal;
 mod inverse_gamma;
@@ -75,7 +81,9 @@ mod kl;
 mod laplace;
 mod log_normal;
 mod logistic;
+mod negative_binomial;
 mod normal;
+mod poisson;
 mod scale_mixture;
 mod site;
 mod special;
@@ -86,12 +94,14 @@ mod weibull;
 
 pub use bernoulli::Bernoulli;
 pub use beta::Beta;
+pub use binomial::Binomial;
 pub use categorical::Categorical;
 pub use cauchy::Cauchy;
 pub use constraint::Constraint;
 pub use delta::Delta;
 pub use exponential::Exponential;
 pub use gamma::Gamma;
+pub use geometric::Geometric;
 pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
 pub use inverse_gamma::InverseGamma;
@@ -99,7 +109,9 @@ pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, Monte
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
 pub use logistic::Logistic;
+pub use negative_binomial::NegativeBinomial;
 pub use normal::Normal;
+pub use poisson::Poisson;
 pub use scale_mixture::{scale_mixture_log_prob, ScaleMixtureNormal};
 pub(crate) use site::Erased;
 pub use site::{Family, SiteDist, SiteDistribution};

@@ -7,8 +7,9 @@ use burn::prelude::*;
 
 use super::constraint::Constraint;
 use super::{
-    Bernoulli, Beta, Categorical, Cauchy, Distribution, Exponential, Gamma, HalfCauchy, HalfNormal, InverseGamma,
-    Laplace, LogNormal, Logistic, Normal, Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
+    Bernoulli, Beta, Binomial, Categorical, Cauchy, Distribution, Exponential, Gamma, Geometric, HalfCauchy,
+    HalfNormal, InverseGamma, Laplace, LogNormal, Logistic, NegativeBinomial, Normal, Poisson, Rsample,
+    ScaleMixtureNormal, StudentT, Uniform, Weibull,
 };
 
 /// A distribution family the inference code recognises, with its parameters flat (row-major),
@@ -151,6 +152,10 @@ macro_rules! sampled_site {
 }
 
 sampled_site!(Bernoulli, Constraint::Discrete);
+sampled_site!(Poisson, Constraint::Discrete);
+sampled_site!(Binomial, Constraint::Discrete);
+sampled_site!(NegativeBinomial, Constraint::Discrete);
+sampled_site!(Geometric, Constraint::Discrete);
 // The scale-mixture prior of Blundell et al.: a prior only, so its draws need no gradient.
 sampled_site!(ScaleMixtureNormal, Constraint::Real);
 

@@ -4,7 +4,8 @@
 
 use crate::support::{device, scalar, tensor1};
 use bayesburn::distributions::{
-    Beta, Cauchy, Constraint, Exponential, Gamma, HalfCauchy, InverseGamma, Logistic, StudentT, Uniform, Weibull,
+    Beta, Binomial, Cauchy, Constraint, Exponential, Gamma, Geometric, HalfCauchy, InverseGamma, Logistic,
+    NegativeBinomial, Poisson, StudentT, Uniform, Weibull,
 };
 use bayesburn::infer::ModelPotential;
 use bayesburn::ppl::{substitute, trace, Ctx, Value, Values};
@@ -181,4 +182,52 @@ fn beta_sites_sum_to_the_trace_log_density() {
     let site = tr.get("p").unwrap();
     assert_eq!(site.constraint, Constraint::UnitInterval);
     assert!(site.dist.as_ref().unwrap().is_reparameterized());
+}
+
+/// rate ~ Gamma(2, 1), p ~ Beta(2, 2); counts ~ Poisson(rate), over-dispersed counts ~
+/// NegativeBinomial(mean rate, concentration 3), successes ~ Binomial(10, p), failures before a
+/// success ~ Geometric(p).
+#[model]
+fn counts(device: Device, data: [Tensor<1>; 4]) -> bayesburn::Result<()> {
+    let full = |v: f64| Tensor::<1>::full([1], v, &device);
+    let rate: Tensor<1> = sample!("rate", Gamma::new(full(2.0), full(1.0))?);
+    let p: Tensor<1> = sample!("p", Beta::new(full(2.0), full(2.0))?);
+    let [k, over, successes, failures] = data;
+    let n = k.dims()[0];
+    observe!("k", Poisson::new(rate.clone().expand([n]))?, k);
+    observe!("over", NegativeBinomial::from_mean(rate.expand([n]), Tensor::full([n], 3.0, &device))?, over);
+    observe!("successes", Binomial::from_probs(Tensor::full([n], 10.0, &device), p.clone().expand([n]))?, successes);
+    observe!("failures", Geometric::from_probs(p.expand([n]))?, failures);
+    Ok(())
+}
+
+#[test]
+fn count_sites_sum_to_the_trace_log_density() {
+    let device = device();
+    let data: [[f64; 3]; 4] = [[0.0, 2.0, 5.0], [1.0, 0.0, 9.0], [3.0, 7.0, 10.0], [0.0, 1.0, 4.0]];
+    let tensors = data.map(|d| tensor1(&d, &device));
+    let m = |ctx: &mut Ctx| counts(ctx, device.clone(), tensors.clone());
+    let (rate, p) = (2.5, 0.4);
+    let (_, tr) = trace(&substitute(m, values(&[("rate", rate), ("p", p)], &device))).unwrap();
+    let (poisson, binomial, geometric) = (
+        statrs::distribution::Poisson::new(rate).unwrap(),
+        statrs::distribution::Binomial::new(p, 10).unwrap(),
+        statrs::distribution::Geometric::new(p).unwrap(),
+    );
+    // statrs's negative binomial counts failures before r successes of probability r / (r + mu).
+    let negative_binomial = statrs::distribution::NegativeBinomial::new(3.0, 3.0 / (3.0 + rate)).unwrap();
+    use statrs::distribution::Discrete;
+    let expected = statrs::distribution::Gamma::new(2.0, 1.0).unwrap().ln_pdf(rate)
+        + statrs::distribution::Beta::new(2.0, 2.0).unwrap().ln_pdf(p)
+        + data[0].iter().map(|&k| poisson.ln_pmf(k as u64)).sum::<f64>()
+        + data[1].iter().map(|&k| negative_binomial.ln_pmf(k as u64)).sum::<f64>()
+        + data[2].iter().map(|&k| binomial.ln_pmf(k as u64)).sum::<f64>()
+        + data[3].iter().map(|&k| geometric.ln_pmf(k as u64 + 1)).sum::<f64>();
+    let got = scalar(tr.log_density().unwrap());
+    assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
+    for name in ["k", "over", "successes", "failures"] {
+        let site = tr.get(name).unwrap();
+        assert_eq!(site.constraint, Constraint::Discrete, "{name}");
+        assert!(!site.dist.as_ref().unwrap().is_reparameterized(), "{name}");
+    }
 }

@@ -7,6 +7,7 @@ mod support;
 mod dist;
 mod dist_beta;
 mod dist_continuous;
+mod dist_discrete;
 mod dist_gamma;
 mod dist_sites;
 mod dist_student_t;
