@@ -25,6 +25,8 @@ pub(crate) enum Requirement {
     BelowOne,
     /// In `(0, 1]` (a success probability that must eventually succeed).
     AboveZero,
+    /// Exactly 0 (the entries above the diagonal of a lower-triangular factor).
+    Zero,
 }
 
 impl Requirement {
@@ -37,6 +39,7 @@ impl Requirement {
             Requirement::Count => "a whole number >= 0",
             Requirement::BelowOne => "in [0, 1)",
             Requirement::AboveZero => "in (0, 1]",
+            Requirement::Zero => "0",
         }
     }
 
@@ -49,6 +52,7 @@ impl Requirement {
             Requirement::Count => v.is_finite() && v >= 0.0 && v.fract() == 0.0,
             Requirement::BelowOne => (0.0..1.0).contains(&v),
             Requirement::AboveZero => v > 0.0 && v <= 1.0,
+            Requirement::Zero => v == 0.0,
         }
     }
 
@@ -65,6 +69,7 @@ impl Requirement {
             }
             Requirement::BelowOne => t.clone().greater_equal_elem(0.0).bool_and(t.lower_elem(1.0)).bool_not(),
             Requirement::AboveZero => t.clone().greater_elem(0.0).bool_and(t.lower_equal_elem(1.0)).bool_not(),
+            Requirement::Zero => t.equal_elem(0.0).bool_not(),
         }
     }
 }

@@ -4,8 +4,8 @@ use burn::prelude::*;
 
 use super::special::{digamma_tensor, lbeta, lgamma};
 use super::{
-    Bernoulli, Beta, Categorical, Distribution, Exponential, Gamma, InverseGamma, KlDivergence, Laplace, LogNormal,
-    Normal, Poisson, Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
+    Bernoulli, Beta, Categorical, Dirichlet, Distribution, Exponential, Gamma, InverseGamma, KlDivergence, Laplace,
+    LogNormal, MultivariateNormal, Normal, Poisson, Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
 };
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
@@ -122,6 +122,28 @@ impl<const D: usize> KlDivergence<Beta<D>, D> for Beta<D> {
             + (a_p.clone() - a_q.clone()) * digamma_tensor(a_p.clone())
             + (b_p.clone() - b_q.clone()) * digamma_tensor(b_p.clone())
             + (a_q - a_p + b_q - b_p) * digamma_tensor(total_p)
+    }
+}
+
+impl<const D: usize> KlDivergence<Dirichlet<D>, D> for Dirichlet<D> {
+    /// `ln Gamma(a_0) - sum ln Gamma(a_k) - ln Gamma(b_0) + sum ln Gamma(b_k)
+    /// + sum (a_k - b_k) (psi(a_k) - psi(a_0))` over the last dimension, shape `[..., 1]`.
+    fn kl(&self, q: &Dirichlet<D>) -> Tensor<D> {
+        let (a, b) = (self.concentration(), q.concentration());
+        let (a0, b0) = (a.clone().sum_dim(D - 1), b.clone().sum_dim(D - 1));
+        let score = (a.clone() - b.clone()) * (digamma_tensor(a.clone()) - digamma_tensor(a0.clone()));
+        lgamma(a0) - lgamma(a).sum_dim(D - 1) - lgamma(b0) + lgamma(b).sum_dim(D - 1) + score.sum_dim(D - 1)
+    }
+}
+
+impl<const D: usize> KlDivergence<MultivariateNormal<D>, D> for MultivariateNormal<D> {
+    /// `(|L_q^-1 L_p|_F^2 + |L_q^-1 (m_q - m_p)|^2 - n) / 2 + sum ln (L_q)_ii - sum ln (L_p)_ii`,
+    /// `[..., 1]`, by forward substitution.
+    ///
+    /// # Panics
+    /// If the two shapes differ.
+    fn kl(&self, q: &MultivariateNormal<D>) -> Tensor<D> {
+        super::multivariate_normal::kl_mvn(self, q)
     }
 }
 

@@ -23,6 +23,8 @@
 //! | [`Beta`] | `alpha`, `beta` | yes (implicit) | yes | [`Beta`] |
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
+//! | [`MultivariateNormal`] | `loc` `[..., n]`, `scale_tril` `[..., n, n]` | yes | yes | [`MultivariateNormal`] |
+//! | [`Dirichlet`] | `concentration` over the last dimension | yes (implicit) | yes | [`Dirichlet`] |
 //! | [`Poisson`] | `rate` | no | no | [`Poisson`] |
 //! | [`Binomial`] | `total_count`, `probs` or `logits` | no | no | |
 //! | [`NegativeBinomial`] | `total_count`, `probs` or `logits` (or `mean`, `concentration`) | no | no | |
@@ -71,6 +73,7 @@ mod cauchy;
 mod check;
 pub(crate) mod constraint;
 mod delta;
+mod dirichlet;
 mod exponential;
 mod gamma;
 mod geometric;
@@ -81,6 +84,7 @@ mod kl;
 mod laplace;
 mod log_normal;
 mod logistic;
+mod multivariate_normal;
 mod negative_binomial;
 mod normal;
 mod poisson;
@@ -99,6 +103,7 @@ pub use categorical::Categorical;
 pub use cauchy::Cauchy;
 pub use constraint::Constraint;
 pub use delta::Delta;
+pub use dirichlet::Dirichlet;
 pub use exponential::Exponential;
 pub use gamma::Gamma;
 pub use geometric::Geometric;
@@ -109,6 +114,7 @@ pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, Monte
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
 pub use logistic::Logistic;
+pub use multivariate_normal::MultivariateNormal;
 pub use negative_binomial::NegativeBinomial;
 pub use normal::Normal;
 pub use poisson::Poisson;

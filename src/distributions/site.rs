@@ -7,9 +7,9 @@ use burn::prelude::*;
 
 use super::constraint::Constraint;
 use super::{
-    Bernoulli, Beta, Binomial, Categorical, Cauchy, Distribution, Exponential, Gamma, Geometric, HalfCauchy,
-    HalfNormal, InverseGamma, Laplace, LogNormal, Logistic, NegativeBinomial, Normal, Poisson, Rsample,
-    ScaleMixtureNormal, StudentT, Uniform, Weibull,
+    Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Distribution, Exponential, Gamma, Geometric, HalfCauchy,
+    HalfNormal, InverseGamma, Laplace, LogNormal, Logistic, MultivariateNormal, NegativeBinomial, Normal, Poisson,
+    Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
 };
 
 /// A distribution family the inference code recognises, with its parameters flat (row-major),
@@ -108,6 +108,9 @@ continuous_site!(Weibull, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Gamma, Constraint::Positive, |_d| Family::Other);
 continuous_site!(InverseGamma, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Beta, Constraint::UnitInterval, |_d| Family::Other);
+// One simplex per row; the log-density is `[..., 1]`, one value per row.
+continuous_site!(Dirichlet, Constraint::Simplex, |_d| Family::Other);
+continuous_site!(MultivariateNormal, Constraint::Real, |_d| Family::Other);
 
 /// The support is [`Uniform::support`]: an interval shared by the batch.
 impl<const D: usize> SiteDistribution<D> for Uniform<D> {

@@ -4,10 +4,10 @@
 
 use crate::support::{device, scalar, tensor1};
 use bayesburn::distributions::{
-    Beta, Binomial, Cauchy, Constraint, Exponential, Gamma, Geometric, HalfCauchy, InverseGamma, Logistic,
-    NegativeBinomial, Poisson, StudentT, Uniform, Weibull,
+    Beta, Binomial, Categorical, Cauchy, Constraint, Dirichlet, Exponential, Gamma, Geometric, HalfCauchy,
+    InverseGamma, Logistic, MultivariateNormal, NegativeBinomial, Normal, Poisson, StudentT, Uniform, Weibull,
 };
-use bayesburn::infer::ModelPotential;
+use bayesburn::infer::{ModelPotential, Potential as _};
 use bayesburn::ppl::{substitute, trace, Ctx, Value, Values};
 use bayesburn::prelude::*;
 use burn::prelude::*;
@@ -230,4 +230,56 @@ fn count_sites_sum_to_the_trace_log_density() {
         assert_eq!(site.constraint, Constraint::Discrete, "{name}");
         assert!(!site.dist.as_ref().unwrap().is_reparameterized(), "{name}");
     }
+}
+
+/// w ~ Dirichlet(1, 2, 3), labels_i ~ Categorical(w); z ~ N(0, L L^T) in 2-d, y_i ~ N(z, I).
+#[model]
+fn simplex_and_vector(device: Device, labels: Tensor<2>, y: Tensor<2>) -> bayesburn::Result<()> {
+    let w: Tensor<2> = sample!("w", Dirichlet::new(Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device))?);
+    let n = labels.dims()[0];
+    observe!("labels", Categorical::from_probs(w.expand([n, 3]))?, labels);
+    let factor = Tensor::<3>::from_floats([[[1.0, 0.0], [0.5, 2.0]]], &device);
+    let z: Tensor<2> = sample!("z", MultivariateNormal::new(Tensor::zeros([1, 2], &device), factor)?);
+    let m = y.dims()[0];
+    observe!("y", Normal::new(z.expand([m, 2]), Tensor::ones([m, 2], &device))?, y);
+    Ok(())
+}
+
+#[test]
+fn dirichlet_and_multivariate_normal_sites_sum_to_the_trace_log_density() {
+    let device = device();
+    // f64 data through TensorData (from_floats would round through f32).
+    let labels = tensor1(&[0.0, 2.0, 2.0], &device).reshape([3, 1]);
+    let y = tensor1(&[0.3, -1.0, 1.2, 0.4], &device).reshape([2, 2]);
+    let m = |ctx: &mut Ctx| simplex_and_vector(ctx, device.clone(), labels.clone(), y.clone());
+    let (w, z): ([f64; 3], [f64; 2]) = ([0.2, 0.3, 0.5], [0.4, -0.6]);
+    let at: Values = [
+        ("w".to_string(), Value::from(tensor1(&w, &device).reshape([1, 3]))),
+        ("z".to_string(), Value::from(tensor1(&z, &device).reshape([1, 2]))),
+    ]
+    .into_iter()
+    .collect();
+    let (_, tr) = trace(&substitute(m, at)).unwrap();
+    // Dirichlet(1, 2, 3) at w: Gamma(6) / (Gamma(1) Gamma(2) Gamma(3)) w_1 w_2^2.
+    let dirichlet = (120.0f64 / 2.0).ln() + w[1].ln() + 2.0 * w[2].ln();
+    let categorical = w[0].ln() + 2.0 * w[2].ln();
+    // z ~ N(0, [[1, 0.5], [0.5, 4.25]]): z1 = z_0, z2 = (z_1 - 0.5 z_0) / 2; ln det L = ln 2.
+    let (e0, e1) = (z[0], (z[1] - 0.5 * z[0]) / 2.0);
+    let mvn = -0.5 * (e0 * e0 + e1 * e1) - 2f64.ln() - (2.0 * std::f64::consts::PI).ln();
+    let normal: f64 = [[0.3, -1.0], [1.2, 0.4]]
+        .iter()
+        .flat_map(|r| r.iter().zip(z).map(|(v, m)| statrs::distribution::Normal::new(m, 1.0).unwrap().ln_pdf(*v)))
+        .sum();
+    let expected = dirichlet + categorical + mvn + normal;
+    let got = scalar(tr.log_density().unwrap());
+    assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
+    assert_eq!(tr.get("w").unwrap().constraint, Constraint::Simplex);
+    assert_eq!(tr.get("z").unwrap().constraint, Constraint::Real);
+    // NUTS's potential runs through the simplex bijection: finite at the origin.
+    let d = device.clone();
+    let (l, yy) = (labels.clone(), y.clone());
+    let pot =
+        ModelPotential::new(move |ctx: &mut Ctx| simplex_and_vector(ctx, d.clone(), l.clone(), yy.clone())).unwrap();
+    assert_eq!(pot.dim(), 4, "K - 1 = 2 coordinates for the simplex, 2 for z");
+    assert!(pot.value(&[0.0; 4]).unwrap().is_finite());
 }
