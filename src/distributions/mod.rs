@@ -29,6 +29,8 @@
 //! | [`Binomial`] | `total_count`, `probs` or `logits` | no | no | |
 //! | [`NegativeBinomial`] | `total_count`, `probs` or `logits` (or `mean`, `concentration`) | no | no | |
 //! | [`Geometric`] | `probs` or `logits` | no | no | |
+//! | [`Independent`] (`to_event`) | a base distribution, the number of trailing event dimensions | as the base | as the base | as the base, summed |
+//! | [`MixtureSameFamily`] | a [`Categorical`] over the last dimension, components of one family | no | no | Monte Carlo, as `q` of [`kl_monte_carlo`] |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |
 //!
 //! Constructors validate (`Result<Self, Error>`, in the style of statrs and rand_distr): a
@@ -79,11 +81,13 @@ mod gamma;
 mod geometric;
 mod half_cauchy;
 mod half_normal;
+mod independent;
 mod inverse_gamma;
 mod kl;
 mod laplace;
 mod log_normal;
 mod logistic;
+mod mixture_same_family;
 mod multivariate_normal;
 mod negative_binomial;
 mod normal;
@@ -109,11 +113,13 @@ pub use gamma::Gamma;
 pub use geometric::Geometric;
 pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
+pub use independent::{Independent, ToEvent};
 pub use inverse_gamma::InverseGamma;
 pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, MonteCarloEstimate};
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
 pub use logistic::Logistic;
+pub use mixture_same_family::MixtureSameFamily;
 pub use multivariate_normal::MultivariateNormal;
 pub use negative_binomial::NegativeBinomial;
 pub use normal::Normal;

@@ -5,7 +5,8 @@
 use crate::support::{device, scalar, tensor1};
 use bayesburn::distributions::{
     Beta, Binomial, Categorical, Cauchy, Constraint, Dirichlet, Exponential, Gamma, Geometric, HalfCauchy,
-    InverseGamma, Logistic, MultivariateNormal, NegativeBinomial, Normal, Poisson, StudentT, Uniform, Weibull,
+    InverseGamma, Logistic, MixtureSameFamily, MultivariateNormal, NegativeBinomial, Normal, Poisson, StudentT,
+    ToEvent, Uniform, Weibull,
 };
 use bayesburn::infer::{ModelPotential, Potential as _};
 use bayesburn::ppl::{substitute, trace, Ctx, Value, Values};
@@ -282,4 +283,39 @@ fn dirichlet_and_multivariate_normal_sites_sum_to_the_trace_log_density() {
         ModelPotential::new(move |ctx: &mut Ctx| simplex_and_vector(ctx, d.clone(), l.clone(), yy.clone())).unwrap();
     assert_eq!(pot.dim(), 4, "K - 1 = 2 coordinates for the simplex, 2 for z");
     assert!(pot.value(&[0.0; 4]).unwrap().is_finite());
+}
+
+/// w ~ N(0, 1) over 3 coordinates as one event; y_i ~ 0.3 N(w_0, 1) + 0.7 N(w_1, 2).
+#[model]
+fn wrapped(device: Device, y: Tensor<2>) -> bayesburn::Result<()> {
+    let w: Tensor<2> =
+        sample!("w", Normal::new(Tensor::zeros([1, 3], &device), Tensor::ones([1, 3], &device))?.to_event(1)?);
+    let n = y.dims()[0];
+    let weights = Categorical::from_probs(tensor1(&[0.3, 0.7], &device).reshape([1, 2]).expand([n, 2]))?;
+    let loc = w.slice(s![.., 0..2]).expand([n, 2]);
+    let scale = tensor1(&[1.0, 2.0], &device).reshape([1, 2]).expand([n, 2]);
+    observe!("y", MixtureSameFamily::new(weights, Normal::new(loc, scale)?)?, y);
+    Ok(())
+}
+
+#[test]
+fn independent_and_mixture_sites_sum_to_the_trace_log_density() {
+    let device = device();
+    let y = [0.5, -2.0, 3.0];
+    let yt = tensor1(&y, &device).reshape([3, 1]);
+    let m = |ctx: &mut Ctx| wrapped(ctx, device.clone(), yt.clone());
+    let w = [0.4, -0.2, 1.0];
+    let at: Values = [("w".to_string(), Value::from(tensor1(&w, &device).reshape([1, 3])))].into_iter().collect();
+    let (_, tr) = trace(&substitute(m, at)).unwrap();
+    let std = statrs::distribution::Normal::new(0.0, 1.0).unwrap();
+    let (a, b) =
+        (statrs::distribution::Normal::new(w[0], 1.0).unwrap(), statrs::distribution::Normal::new(w[1], 2.0).unwrap());
+    let expected = w.iter().map(|&v| std.ln_pdf(v)).sum::<f64>()
+        + y.iter().map(|&v| (0.3 * a.pdf(v) + 0.7 * b.pdf(v)).ln()).sum::<f64>();
+    let got = scalar(tr.log_density().unwrap());
+    assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
+    let site = tr.get("w").unwrap();
+    assert_eq!(site.log_prob.as_ref().unwrap().dims(), [1], "one log-density for the whole event");
+    assert!(site.dist.as_ref().unwrap().is_reparameterized());
+    assert_eq!(tr.get("y").unwrap().constraint, Constraint::Real);
 }

@@ -12,6 +12,7 @@ mod dist_gamma;
 mod dist_multivariate;
 mod dist_sites;
 mod dist_student_t;
+mod dist_wrappers;
 mod elbo;
 mod ppl_eight_schools;
 mod ppl_elbo;
