@@ -24,6 +24,7 @@
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
 //! | [`MultivariateNormal`] | `loc` `[..., n]`, `scale_tril` `[..., n, n]` | yes | yes | [`MultivariateNormal`] |
+//! | [`LKJCholesky`] | `dimension`, `concentration` `[..., 1, 1]` | no | no | |
 //! | [`Dirichlet`] | `concentration` over the last dimension | yes (implicit) | yes | [`Dirichlet`] |
 //! | [`Poisson`] | `rate` | no | no | [`Poisson`] |
 //! | [`Binomial`] | `total_count`, `probs` or `logits` | no | no | |
@@ -85,6 +86,7 @@ mod independent;
 mod inverse_gamma;
 mod kl;
 mod laplace;
+mod lkj_cholesky;
 mod log_normal;
 mod logistic;
 mod mixture_same_family;
@@ -117,6 +119,7 @@ pub use independent::{Independent, ToEvent};
 pub use inverse_gamma::InverseGamma;
 pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, MonteCarloEstimate};
 pub use laplace::Laplace;
+pub use lkj_cholesky::LKJCholesky;
 pub use log_normal::LogNormal;
 pub use logistic::Logistic;
 pub use mixture_same_family::MixtureSameFamily;

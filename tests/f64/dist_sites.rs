@@ -4,9 +4,9 @@
 
 use crate::support::{device, scalar, tensor1};
 use bayesburn::distributions::{
-    Beta, Binomial, Categorical, Cauchy, Constraint, Dirichlet, Exponential, Gamma, Geometric, HalfCauchy,
-    InverseGamma, Logistic, MixtureSameFamily, MultivariateNormal, NegativeBinomial, Normal, Poisson, StudentT,
-    ToEvent, Uniform, Weibull,
+    Beta, Binomial, Categorical, Cauchy, Constraint, Dirichlet, Distribution, Exponential, Gamma, Geometric,
+    HalfCauchy, InverseGamma, LKJCholesky, Logistic, MixtureSameFamily, MultivariateNormal, NegativeBinomial, Normal,
+    Poisson, StudentT, ToEvent, Uniform, Weibull,
 };
 use bayesburn::infer::{ModelPotential, Potential as _};
 use bayesburn::ppl::{substitute, trace, Ctx, Value, Values};
@@ -318,4 +318,39 @@ fn independent_and_mixture_sites_sum_to_the_trace_log_density() {
     assert_eq!(site.log_prob.as_ref().unwrap().dims(), [1], "one log-density for the whole event");
     assert!(site.dist.as_ref().unwrap().is_reparameterized());
     assert_eq!(tr.get("y").unwrap().constraint, Constraint::Real);
+}
+
+/// L ~ LKJCholesky(3, 2); y_i ~ N(0, diag(s) L L^T diag(s)) with s = (1, 2, 0.5).
+#[model]
+fn correlated(device: Device, y: Tensor<2>) -> bayesburn::Result<()> {
+    let l: Tensor<3> = sample!("L", LKJCholesky::new(3, Tensor::full([1, 1, 1], 2.0, &device))?);
+    let s = tensor1(&[1.0, 2.0, 0.5], &device).reshape([1, 3, 1]);
+    let n = y.dims()[0];
+    let factor = (l * s).expand([n, 3, 3]);
+    observe!("y", MultivariateNormal::new_unchecked(Tensor::zeros([n, 3], &device), factor), y);
+    Ok(())
+}
+
+#[test]
+fn a_latent_lkj_factor_sums_to_the_trace_log_density_and_runs_through_nuts_potential() {
+    let device = device();
+    let y = tensor1(&[0.3, -1.0, 0.2, 1.1, 2.5, -0.4], &device).reshape([2, 3]);
+    let m = |ctx: &mut Ctx| correlated(ctx, device.clone(), y.clone());
+    let (_, tr) = trace(&m).unwrap();
+    let site = tr.get("L").unwrap();
+    assert_eq!(site.constraint, Constraint::CorrCholesky);
+    assert!(!site.dist.as_ref().unwrap().is_reparameterized());
+    let l: Tensor<3> = site.value.tensor::<3>().unwrap();
+    let prior = LKJCholesky::new(3, Tensor::full([1, 1, 1], 2.0, &device)).unwrap();
+    let factor = (l.clone() * tensor1(&[1.0, 2.0, 0.5], &device).reshape([1, 3, 1])).expand([2, 3, 3]);
+    let lik = MultivariateNormal::new(Tensor::zeros([2, 3], &device), factor).unwrap();
+    let expected = scalar(prior.log_prob(l)) + scalar(lik.log_prob(y.clone()));
+    let got = scalar(tr.log_density().unwrap());
+    assert!((got - expected).abs() < 1e-10, "{got} vs {expected}");
+    let d = device.clone();
+    let yy = y.clone();
+    let pot = ModelPotential::new(move |ctx: &mut Ctx| correlated(ctx, d.clone(), yy.clone())).unwrap();
+    assert_eq!(pot.dim(), 3, "n (n - 1) / 2 unconstrained coordinates");
+    let (u, grad) = pot.value_and_grad(&[0.1, -0.4, 0.7]).unwrap();
+    assert!(u.is_finite() && grad.iter().all(|g| g.is_finite()), "U = {u}, grad {grad:?}");
 }

@@ -9,6 +9,7 @@ mod dist_beta;
 mod dist_continuous;
 mod dist_discrete;
 mod dist_gamma;
+mod dist_lkj;
 mod dist_multivariate;
 mod dist_sites;
 mod dist_student_t;
