@@ -3,6 +3,7 @@
 use crate::noise::NoiseRng;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
+use rand::RngExt;
 
 use crate::error::{Error, Result};
 use crate::noise;
@@ -18,6 +19,14 @@ pub(crate) enum Requirement {
     UnitInterval,
     /// `>= 0` and finite.
     NonNegative,
+    /// A whole number `>= 0` (a count such as a number of trials).
+    Count,
+    /// In `[0, 1)` (a success probability whose failures must eventually come).
+    BelowOne,
+    /// In `(0, 1]` (a success probability that must eventually succeed).
+    AboveZero,
+    /// Exactly 0 (the entries above the diagonal of a lower-triangular factor).
+    Zero,
 }
 
 impl Requirement {
@@ -27,6 +36,10 @@ impl Requirement {
             Requirement::Positive => "> 0 and finite",
             Requirement::UnitInterval => "in [0, 1]",
             Requirement::NonNegative => ">= 0 and finite",
+            Requirement::Count => "a whole number >= 0",
+            Requirement::BelowOne => "in [0, 1)",
+            Requirement::AboveZero => "in (0, 1]",
+            Requirement::Zero => "0",
         }
     }
 
@@ -36,6 +49,10 @@ impl Requirement {
             Requirement::Positive => v.is_finite() && v > 0.0,
             Requirement::UnitInterval => (0.0..=1.0).contains(&v),
             Requirement::NonNegative => v.is_finite() && v >= 0.0,
+            Requirement::Count => v.is_finite() && v >= 0.0 && v.fract() == 0.0,
+            Requirement::BelowOne => (0.0..1.0).contains(&v),
+            Requirement::AboveZero => v > 0.0 && v <= 1.0,
+            Requirement::Zero => v == 0.0,
         }
     }
 
@@ -46,6 +63,13 @@ impl Requirement {
             Requirement::Positive => t.clone().greater_elem(0.0).bool_and(t.is_finite()).bool_not(),
             Requirement::UnitInterval => t.clone().greater_equal_elem(0.0).bool_and(t.lower_equal_elem(1.0)).bool_not(),
             Requirement::NonNegative => t.clone().greater_equal_elem(0.0).bool_and(t.is_finite()).bool_not(),
+            Requirement::Count => {
+                let whole = t.clone().floor().equal(t.clone());
+                t.clone().greater_equal_elem(0.0).bool_and(t.is_finite()).bool_and(whole).bool_not()
+            }
+            Requirement::BelowOne => t.clone().greater_equal_elem(0.0).bool_and(t.lower_elem(1.0)).bool_not(),
+            Requirement::AboveZero => t.clone().greater_elem(0.0).bool_and(t.lower_equal_elem(1.0)).bool_not(),
+            Requirement::Zero => t.equal_elem(0.0).bool_not(),
         }
     }
 }
@@ -81,7 +105,7 @@ pub(crate) fn validate<const D: usize>(context: &'static str, checks: &[Check<'_
 }
 
 /// Flat (row-major) index to multi-index.
-fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+pub(crate) fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
     let mut out = vec![0; dims.len()];
     for (o, &d) in out.iter_mut().zip(dims).rev() {
         if d > 0 {
@@ -161,6 +185,36 @@ pub(crate) fn host_noise<const D: usize>(
 ) -> Tensor<D> {
     let n: usize = shape.iter().product();
     let values: Vec<f64> = noise::with_rng(|rng| (0..n).map(|_| draw(rng)).collect());
+    Tensor::from_data(TensorData::new(values, shape), (device, dtype))
+}
+
+/// A uniform draw in the open interval `(0, 1)`: 53 random bits, centred in their cell, so
+/// neither 0 nor 1 can come out (inverse CDFs such as `-ln u` or `tan(pi (u - 1/2))` stay
+/// finite).
+pub(crate) fn open_unit(rng: &mut NoiseRng) -> f64 {
+    ((rng.random::<u64>() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `c ln x`, with `0 ln 0 = 0` (as in `x^0 = 1` of a density's kernel); the gradient in `c`
+/// stays `ln x` wherever `x > 0`.
+pub(crate) fn xlogy<const D: usize>(c: Tensor<D>, x: Tensor<D>) -> Tensor<D> {
+    let both_zero = c.clone().equal_elem(0.0).bool_and(x.clone().equal_elem(0.0));
+    c * x.mask_fill(both_zero, 1.0).log()
+}
+
+/// `true` where `value` is not a whole number `>= 0` (outside the support of a count).
+pub(crate) fn not_a_count<const D: usize>(value: Tensor<D>) -> Tensor<D, Bool> {
+    let whole = value.clone().floor().equal(value.clone());
+    value.greater_equal_elem(0.0).bool_and(whole).bool_not()
+}
+
+/// A parameter tensor read back to the host as f64 (for samplers that run there).
+pub(crate) fn to_host<const D: usize>(t: &Tensor<D>) -> Vec<f64> {
+    t.clone().detach().into_data().iter::<f64>().collect()
+}
+
+/// Host values uploaded as a tensor of `shape` on `device` in `dtype`.
+pub(crate) fn upload<const D: usize>(values: Vec<f64>, shape: [usize; D], device: &Device, dtype: DType) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), (device, dtype))
 }
 

@@ -22,9 +22,11 @@ use crate::posterior::softplus;
 /// | `Positive` | `(0, inf)` | `exp(u)` | `sum u` |
 /// | `PositiveSoftplus` | `(0, inf)` | `ln(1 + e^u)` | `sum ln sigmoid(u)` |
 /// | `UnitInterval` | `(0, 1)` | `sigmoid(u)` | `sum ln sigmoid(u) + ln sigmoid(-u)` |
+/// | `Interval { low, high }` | `(low, high)` | `low + (high - low) sigmoid(u)` | `sum ln(high - low) + ln sigmoid(u) + ln sigmoid(-u)` |
 /// | `Simplex` | `{x >= 0, sum x = 1}` over the last dimension (`K`) | stick-breaking from `R^(K-1)` | see [`Constraint::forward`] |
+/// | `CorrCholesky` | Cholesky factors `[..., n, n]` of correlation matrices | `tanh` then stick-breaking, row by row, from `R^(n (n - 1) / 2)` | see [`Constraint::forward`] |
 /// | `Discrete` | integers (Bernoulli, Categorical) | none: cannot be a latent of SVI/NUTS | |
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Constraint {
     /// The real line (identity transform).
     Real,
@@ -34,11 +36,40 @@ pub enum Constraint {
     PositiveSoftplus,
     /// The open unit interval through the logistic sigmoid.
     UnitInterval,
+    /// The open interval `(low, high)` through a scaled sigmoid (the support of a
+    /// [`Uniform`](super::Uniform) with the same bounds for every element). Bounds that are not
+    /// finite with `low < high` (a Uniform with per-element bounds reports NaN ones) are an
+    /// [`Error::Model`] wherever the bijection is needed.
+    Interval {
+        /// The lower bound.
+        low: f64,
+        /// The upper bound.
+        high: f64,
+    },
     /// The probability simplex over the last dimension, through stick-breaking (Stan's
     /// transform, with the `ln(K - 1 - k)` offsets that map `u = 0` to the uniform vector).
     Simplex,
+    /// Lower-triangular Cholesky factors of correlation matrices over the last two dimensions
+    /// (`[..., n, n]`, rows of unit norm, positive diagonal): the support of
+    /// [`LKJCholesky`](super::LKJCholesky). The bijection is Stan's and NumPyro's
+    /// (`CorrCholeskyTransform`): canonical partial correlations `z = tanh(u)`, then each row
+    /// broken from a stick of unit length.
+    CorrCholesky,
     /// A discrete support: no bijection to `R`.
     Discrete,
+}
+
+fn interval_error(low: f64, high: f64) -> Error {
+    Error::Model {
+        site: "a value on an interval".to_string(),
+        problem: format!(
+            "has the support Interval {{ low: {low}, high: {high} }}, which is not one finite interval with low < high \
+             (NaN bounds: a Uniform whose bounds differ between elements, or built by Uniform::new_unchecked)"
+        ),
+        fix:
+            "give a latent Uniform the same finite bounds for every element, built with Uniform::new \
+              (or sample a standard Uniform(0, 1) and scale it by hand); per-element bounds are fine for observed sites",
+    }
 }
 
 fn discrete_error(what: &str) -> Error {
@@ -81,6 +112,26 @@ fn offsets(k: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data, [1, k - 1]), device)
 }
 
+/// `(rows, n)` of a value of shape `[..., n, n]`, `n >= 2`.
+fn corr_cholesky_rows(shape: &[usize]) -> Result<(usize, usize)> {
+    match shape {
+        [.., a, b] if a == b && *a >= 2 => Ok((shape.iter().product::<usize>() / (a * b), *a)),
+        _ => Err(Error::shape(
+            "Constraint::CorrCholesky",
+            "shape",
+            "[..., n, n] with n >= 2",
+            shape,
+            "give the Cholesky factors of n x n correlation matrices, n >= 2, in the last two dimensions",
+        )),
+    }
+}
+
+/// `ln(1 - tanh(u)^2) = 2 (ln 2 - |u| - ln(1 + e^(-2 |u|)))`, without cancellation for large `|u|`.
+fn ln_one_minus_tanh_sq<const D: usize>(u: Tensor<D>) -> Tensor<D> {
+    let a = u.abs();
+    (a.clone().neg() - a.mul_scalar(-2.0).exp().log1p()).add_scalar(std::f64::consts::LN_2).mul_scalar(2.0)
+}
+
 impl Constraint {
     /// Length of the unconstrained vector for a value of `shape` (`K - 1` per row for a simplex).
     ///
@@ -91,6 +142,10 @@ impl Constraint {
         match self {
             Constraint::Simplex => simplex_rows(shape).map(|(rows, k)| rows * (k - 1)),
             Constraint::Discrete => Err(discrete_error("a discrete value")),
+            Constraint::CorrCholesky => corr_cholesky_rows(shape).map(|(rows, n)| rows * n * (n - 1) / 2),
+            Constraint::Interval { low, high } if !(low.is_finite() && high.is_finite() && low < high) => {
+                Err(interval_error(*low, *high))
+            }
             _ => Ok(shape.iter().product()),
         }
     }
@@ -101,6 +156,13 @@ impl Constraint {
     /// `r_k = prod_{j<k} (1 - z_j)`: `x_k = z_k r_k` (`k < K - 1`), `x_{K-1} = r_{K-1}`, and the
     /// Jacobian is triangular with `log |det| = sum_k ln z_k + ln(1 - z_k) + ln r_k` (Stan
     /// reference manual, "Unit simplex").
+    ///
+    /// For the correlation Cholesky factor, with `z = tanh(u)` taken row by row (row `i` has
+    /// `i` free entries): `L_i0 = z_i0`, `L_ij = z_ij sqrt(1 - sum_{k<j} L_ik^2)`,
+    /// `L_ii = sqrt(1 - sum_{k<i} L_ik^2)`, and
+    /// `log |det| = sum_{i>j} ln(1 - z_ij^2) + ln(1 - sum_{k<j} L_ik^2) / 2`, the Jacobian taken
+    /// with respect to the strictly lower-triangular entries (the measure the LKJ density is
+    /// written in).
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if `u` has the wrong length; [`Error::Model`] for a discrete support.
@@ -126,6 +188,12 @@ impl Constraint {
                 let log_det = (softplus(u.clone().neg()) + softplus(u.clone())).sum().neg();
                 (sigmoid(u), log_det)
             }
+            Constraint::Interval { low, high } => {
+                let width = high - low;
+                let log_det =
+                    (softplus(u.clone().neg()) + softplus(u.clone())).sum().neg().add_scalar(m as f64 * width.ln());
+                (sigmoid(u).mul_scalar(width).add_scalar(*low), log_det)
+            }
             Constraint::Simplex => {
                 let (rows, k) = simplex_rows(shape)?;
                 let device = u.device();
@@ -140,6 +208,31 @@ impl Constraint {
                 let x = Tensor::cat(vec![head, last], 1).reshape([rows * k]);
                 let log_det = (log_z + log_1mz + log_r).sum();
                 (x, log_det)
+            }
+            Constraint::CorrCholesky => {
+                let (rows, n) = corr_cholesky_rows(shape)?;
+                let u = u.reshape([rows, n * (n - 1) / 2]);
+                let z = u.clone().tanh();
+                let mut log_det = ln_one_minus_tanh_sq(u).sum();
+                let one = z.clone().slice(s![.., 0..1]).ones_like();
+                let mut entries: Vec<Tensor<2>> = Vec::with_capacity(n * n);
+                entries.push(one.clone());
+                entries.extend((1..n).map(|_| one.zeros_like()));
+                let mut at = 0;
+                for i in 1..n {
+                    let mut remaining = one.clone();
+                    for _ in 0..i {
+                        let zij = z.clone().slice(s![.., at..at + 1]);
+                        at += 1;
+                        log_det = log_det + remaining.clone().log().sum().mul_scalar(0.5);
+                        let x = zij * remaining.clone().sqrt();
+                        remaining = remaining - x.clone().square();
+                        entries.push(x);
+                    }
+                    entries.push(remaining.sqrt());
+                    entries.extend(((i + 1)..n).map(|_| one.zeros_like()));
+                }
+                (Tensor::cat(entries, 1).reshape([rows * n * n]), log_det)
             }
             Constraint::Discrete => unreachable!("rejected by unconstrained_len"),
         })
@@ -157,6 +250,10 @@ impl Constraint {
             // ln(e^x - 1) = x + ln(1 - e^-x)
             Constraint::PositiveSoftplus => x.clone() + x.neg().exp().neg().log1p(),
             Constraint::UnitInterval => x.clone().log() - x.neg().log1p(),
+            Constraint::Interval { low, high } => {
+                let p = x.sub_scalar(*low).div_scalar(high - low);
+                p.clone().log() - p.neg().log1p()
+            }
             Constraint::Simplex => {
                 let (rows, k) = simplex_rows(shape)?;
                 let device = x.device();
@@ -166,6 +263,20 @@ impl Constraint {
                 let z = head / r;
                 let logit = z.clone().log() - z.neg().log1p();
                 (logit + offsets(k, &device)).reshape([rows * (k - 1)])
+            }
+            Constraint::CorrCholesky => {
+                let (rows, n) = corr_cholesky_rows(shape)?;
+                let x = x.reshape([rows, n * n]);
+                let mut free: Vec<Tensor<2>> = Vec::with_capacity(n * (n - 1) / 2);
+                for i in 1..n {
+                    let mut remaining = x.clone().slice(s![.., 0..1]).ones_like();
+                    for j in 0..i {
+                        let xij = x.clone().slice(s![.., i * n + j..i * n + j + 1]);
+                        free.push((xij.clone() / remaining.clone().sqrt()).atanh());
+                        remaining = remaining - xij.square();
+                    }
+                }
+                Tensor::cat(free, 1).reshape([rows * n * (n - 1) / 2])
             }
             Constraint::Discrete => unreachable!("rejected by unconstrained_len"),
         })

@@ -2,9 +2,10 @@
 
 use burn::prelude::*;
 
+use super::special::{digamma_tensor, lbeta, lgamma};
 use super::{
-    Bernoulli, Categorical, Distribution, KlDivergence, Laplace, LogNormal, Normal, Rsample, ScaleMixtureNormal,
-    LN_SQRT_2PI,
+    Bernoulli, Beta, Categorical, Dirichlet, Distribution, Exponential, Gamma, InverseGamma, KlDivergence, Laplace,
+    LogNormal, MultivariateNormal, Normal, Poisson, Rsample, ScaleMixtureNormal, LN_SQRT_2PI,
 };
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
@@ -77,6 +78,80 @@ impl<const D: usize> KlDivergence<Laplace<D>, D> for Laplace<D> {
         let dist = (self.loc() - q.loc()).abs();
         let decay = (dist.clone() / b_p.clone()).neg().exp();
         b_q.clone().log() - b_p.clone().log() + dist / b_q.clone() + b_p / b_q * decay - 1.0
+    }
+}
+
+impl<const D: usize> KlDivergence<Exponential<D>, D> for Exponential<D> {
+    /// `ln(rate_p / rate_q) + rate_q / rate_p - 1`, as `r - ln r - 1` with `r = rate_q / rate_p`.
+    fn kl(&self, q: &Exponential<D>) -> Tensor<D> {
+        let r = q.rate() / self.rate();
+        r.clone() - r.log() - 1.0
+    }
+}
+
+impl<const D: usize> KlDivergence<Gamma<D>, D> for Gamma<D> {
+    /// `(a_p - a_q) psi(a_p) - ln Gamma(a_p) + ln Gamma(a_q) + a_q (ln b_p - ln b_q)
+    /// + a_p (b_q - b_p) / b_p` (shapes `a`, rates `b`).
+    fn kl(&self, q: &Gamma<D>) -> Tensor<D> {
+        gamma_gamma(self.concentration(), self.rate(), q.concentration(), q.rate())
+    }
+}
+
+impl<const D: usize> KlDivergence<InverseGamma<D>, D> for InverseGamma<D> {
+    /// The Gamma KL of the same parameters: `x -> 1 / x` maps each inverse Gamma onto the
+    /// Gamma with its shape and rate, and KL is invariant under a bijection.
+    fn kl(&self, q: &InverseGamma<D>) -> Tensor<D> {
+        gamma_gamma(self.concentration(), self.rate(), q.concentration(), q.rate())
+    }
+}
+
+fn gamma_gamma<const D: usize>(a_p: Tensor<D>, b_p: Tensor<D>, a_q: Tensor<D>, b_q: Tensor<D>) -> Tensor<D> {
+    (a_p.clone() - a_q.clone()) * digamma_tensor(a_p.clone()) - lgamma(a_p.clone())
+        + lgamma(a_q.clone())
+        + a_q * (b_p.clone().log() - b_q.clone().log())
+        + a_p * (b_q - b_p.clone()) / b_p
+}
+
+impl<const D: usize> KlDivergence<Beta<D>, D> for Beta<D> {
+    /// `ln B(a_q, b_q) - ln B(a_p, b_p) + (a_p - a_q) psi(a_p) + (b_p - b_q) psi(b_p)
+    /// + (a_q - a_p + b_q - b_p) psi(a_p + b_p)`.
+    fn kl(&self, q: &Beta<D>) -> Tensor<D> {
+        let (a_p, b_p, a_q, b_q) = (self.alpha(), self.beta(), q.alpha(), q.beta());
+        let total_p = a_p.clone() + b_p.clone();
+        lbeta(a_q.clone(), b_q.clone()) - lbeta(a_p.clone(), b_p.clone())
+            + (a_p.clone() - a_q.clone()) * digamma_tensor(a_p.clone())
+            + (b_p.clone() - b_q.clone()) * digamma_tensor(b_p.clone())
+            + (a_q - a_p + b_q - b_p) * digamma_tensor(total_p)
+    }
+}
+
+impl<const D: usize> KlDivergence<Dirichlet<D>, D> for Dirichlet<D> {
+    /// `ln Gamma(a_0) - sum ln Gamma(a_k) - ln Gamma(b_0) + sum ln Gamma(b_k)
+    /// + sum (a_k - b_k) (psi(a_k) - psi(a_0))` over the last dimension, shape `[..., 1]`.
+    fn kl(&self, q: &Dirichlet<D>) -> Tensor<D> {
+        let (a, b) = (self.concentration(), q.concentration());
+        let (a0, b0) = (a.clone().sum_dim(D - 1), b.clone().sum_dim(D - 1));
+        let score = (a.clone() - b.clone()) * (digamma_tensor(a.clone()) - digamma_tensor(a0.clone()));
+        lgamma(a0) - lgamma(a).sum_dim(D - 1) - lgamma(b0) + lgamma(b).sum_dim(D - 1) + score.sum_dim(D - 1)
+    }
+}
+
+impl<const D: usize> KlDivergence<MultivariateNormal<D>, D> for MultivariateNormal<D> {
+    /// `(|L_q^-1 L_p|_F^2 + |L_q^-1 (m_q - m_p)|^2 - n) / 2 + sum ln (L_q)_ii - sum ln (L_p)_ii`,
+    /// `[..., 1]`, by forward substitution.
+    ///
+    /// # Panics
+    /// If the two shapes differ.
+    fn kl(&self, q: &MultivariateNormal<D>) -> Tensor<D> {
+        super::multivariate_normal::kl_mvn(self, q)
+    }
+}
+
+impl<const D: usize> KlDivergence<Poisson<D>, D> for Poisson<D> {
+    /// `lambda_p (ln lambda_p - ln lambda_q) - lambda_p + lambda_q`.
+    fn kl(&self, q: &Poisson<D>) -> Tensor<D> {
+        let (l_p, l_q) = (self.rate(), q.rate());
+        l_p.clone() * (l_p.clone().log() - l_q.clone().log()) - l_p + l_q
     }
 }
 

@@ -11,9 +11,27 @@
 //! | [`LogNormal`] | `loc`, `scale` (of `ln x`) | yes | yes | [`LogNormal`] |
 //! | [`HalfNormal`] | `scale` | yes | yes | |
 //! | [`Laplace`] | `loc`, `scale` | yes | yes | [`Laplace`] |
-//! | [`StudentT`] | `df` (scalar), `loc`, `scale` | yes | yes | |
+//! | [`StudentT`] | `df` (scalar or tensor), `loc`, `scale` | yes (in `df` too for a tensor `df`) | yes | |
+//! | [`Cauchy`] | `loc`, `scale` | yes | yes | |
+//! | [`HalfCauchy`] | `scale` | yes | yes | |
+//! | [`Exponential`] | `rate` | yes | yes | [`Exponential`] |
+//! | [`Uniform`] | `low`, `high` | yes | yes | |
+//! | [`Logistic`] | `loc`, `scale` | yes | yes | |
+//! | [`Weibull`] | `scale`, `concentration` | yes | yes | |
+//! | [`Gamma`] | `concentration`, `rate` | yes (implicit) | yes | [`Gamma`] |
+//! | [`InverseGamma`] | `concentration`, `rate` | yes (implicit) | yes | [`InverseGamma`] |
+//! | [`Beta`] | `alpha`, `beta` | yes (implicit) | yes | [`Beta`] |
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
+//! | [`MultivariateNormal`] | `loc` `[..., n]`, `scale_tril` `[..., n, n]` | yes | yes | [`MultivariateNormal`] |
+//! | [`LKJCholesky`] | `dimension`, `concentration` `[..., 1, 1]` | no | no | |
+//! | [`Dirichlet`] | `concentration` over the last dimension | yes (implicit) | yes | [`Dirichlet`] |
+//! | [`Poisson`] | `rate` | no | no | [`Poisson`] |
+//! | [`Binomial`] | `total_count`, `probs` or `logits` | no | no | |
+//! | [`NegativeBinomial`] | `total_count`, `probs` or `logits` (or `mean`, `concentration`) | no | no | |
+//! | [`Geometric`] | `probs` or `logits` | no | no | |
+//! | [`Independent`] (`to_event`) | a base distribution, the number of trailing event dimensions | as the base | as the base | as the base, summed |
+//! | [`MixtureSameFamily`] | a [`Categorical`] over the last dimension, components of one family | no | no | Monte Carlo, as `q` of [`kl_monte_carlo`] |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |
 //!
 //! Constructors validate (`Result<Self, Error>`, in the style of statrs and rand_distr): a
@@ -52,36 +70,70 @@
 
 mod bernoulli;
 mod beta;
+mod binomial;
 mod categorical;
+mod cauchy;
 mod check;
 pub(crate) mod constraint;
 mod delta;
+mod dirichlet;
+mod exponential;
+mod gamma;
+mod geometric;
+mod half_cauchy;
 mod half_normal;
+mod independent;
+mod inverse_gamma;
 mod kl;
 mod laplace;
+mod lkj_cholesky;
 mod log_normal;
+mod logistic;
+mod mixture_same_family;
+mod multivariate_normal;
+mod negative_binomial;
 mod normal;
+mod poisson;
 mod scale_mixture;
 mod site;
 mod special;
 mod student_t;
 mod traits;
+mod uniform;
+mod weibull;
 
 pub use bernoulli::Bernoulli;
 pub use beta::Beta;
+pub use binomial::Binomial;
 pub use categorical::Categorical;
+pub use cauchy::Cauchy;
 pub use constraint::Constraint;
 pub use delta::Delta;
+pub use dirichlet::Dirichlet;
+pub use exponential::Exponential;
+pub use gamma::Gamma;
+pub use geometric::Geometric;
+pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
+pub use independent::{Independent, ToEvent};
+pub use inverse_gamma::InverseGamma;
 pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, MonteCarloEstimate};
 pub use laplace::Laplace;
+pub use lkj_cholesky::LKJCholesky;
 pub use log_normal::LogNormal;
+pub use logistic::Logistic;
+pub use mixture_same_family::MixtureSameFamily;
+pub use multivariate_normal::MultivariateNormal;
+pub use negative_binomial::NegativeBinomial;
 pub use normal::Normal;
+pub use poisson::Poisson;
 pub use scale_mixture::{scale_mixture_log_prob, ScaleMixtureNormal};
 pub(crate) use site::Erased;
 pub use site::{Family, SiteDist, SiteDistribution};
-pub use student_t::StudentT;
+pub use student_t::{DegreesOfFreedom, StudentT};
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample};
+pub use uniform::Uniform;
+pub use weibull::Weibull;
 
 /// `0.5 * ln(2 pi)`, the normalising constant of the standard normal density.
 pub(crate) const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;

@@ -7,7 +7,9 @@ use burn::prelude::*;
 
 use super::constraint::Constraint;
 use super::{
-    Bernoulli, Categorical, Distribution, HalfNormal, Laplace, LogNormal, Normal, Rsample, ScaleMixtureNormal, StudentT,
+    Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Distribution, Exponential, Gamma, Geometric, HalfCauchy,
+    HalfNormal, InverseGamma, Laplace, LogNormal, Logistic, MultivariateNormal, NegativeBinomial, Normal, Poisson,
+    Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
 };
 
 /// A distribution family the inference code recognises, with its parameters flat (row-major),
@@ -36,8 +38,8 @@ pub enum Family {
 /// random variables with a rank-`D` value, a support, a (preferably reparameterized) sampler
 /// and an elementwise log-density.
 ///
-/// Implemented for [`Normal`], [`HalfNormal`], [`LogNormal`], [`Laplace`], [`StudentT`],
-/// [`Bernoulli`], [`Categorical`] and [`Delta`](super::Delta).
+/// Implemented for every distribution of [`crate::distributions`] (see the table there) and
+/// for [`Delta`](super::Delta).
 pub trait SiteDistribution<const D: usize>: Debug + Clone + Send + Sync + 'static {
     /// Shape of one value.
     fn value_shape(&self) -> [usize; D];
@@ -98,6 +100,36 @@ continuous_site!(LogNormal, Constraint::Positive, |d| Family::LogNormal { loc: f
 continuous_site!(HalfNormal, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Laplace, Constraint::Real, |_d| Family::Other);
 continuous_site!(StudentT, Constraint::Real, |_d| Family::Other);
+continuous_site!(Cauchy, Constraint::Real, |_d| Family::Other);
+continuous_site!(HalfCauchy, Constraint::Positive, |_d| Family::Other);
+continuous_site!(Exponential, Constraint::Positive, |_d| Family::Other);
+continuous_site!(Logistic, Constraint::Real, |_d| Family::Other);
+continuous_site!(Weibull, Constraint::Positive, |_d| Family::Other);
+continuous_site!(Gamma, Constraint::Positive, |_d| Family::Other);
+continuous_site!(InverseGamma, Constraint::Positive, |_d| Family::Other);
+continuous_site!(Beta, Constraint::UnitInterval, |_d| Family::Other);
+// One simplex per row; the log-density is `[..., 1]`, one value per row.
+continuous_site!(Dirichlet, Constraint::Simplex, |_d| Family::Other);
+continuous_site!(MultivariateNormal, Constraint::Real, |_d| Family::Other);
+
+/// The support is [`Uniform::support`]: an interval shared by the batch.
+impl<const D: usize> SiteDistribution<D> for Uniform<D> {
+    fn value_shape(&self) -> [usize; D] {
+        self.dims()
+    }
+    fn support(&self) -> Constraint {
+        Uniform::support(self)
+    }
+    fn draw(&self) -> Tensor<D> {
+        self.rsample()
+    }
+    fn is_reparameterized(&self) -> bool {
+        true
+    }
+    fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
+        self.log_prob(value)
+    }
+}
 
 /// A site whose draws are not reparameterized (`sample`, no gradient through the draw).
 macro_rules! sampled_site {
@@ -123,6 +155,10 @@ macro_rules! sampled_site {
 }
 
 sampled_site!(Bernoulli, Constraint::Discrete);
+sampled_site!(Poisson, Constraint::Discrete);
+sampled_site!(Binomial, Constraint::Discrete);
+sampled_site!(NegativeBinomial, Constraint::Discrete);
+sampled_site!(Geometric, Constraint::Discrete);
 // The scale-mixture prior of Blundell et al.: a prior only, so its draws need no gradient.
 sampled_site!(ScaleMixtureNormal, Constraint::Real);
 

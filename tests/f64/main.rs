@@ -5,6 +5,15 @@
 mod support;
 
 mod dist;
+mod dist_beta;
+mod dist_continuous;
+mod dist_discrete;
+mod dist_gamma;
+mod dist_lkj;
+mod dist_multivariate;
+mod dist_sites;
+mod dist_student_t;
+mod dist_wrappers;
 mod elbo;
 mod laplace;
 mod ppl_eight_schools;

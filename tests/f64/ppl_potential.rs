@@ -19,7 +19,7 @@ const K: [f64; 5] = [1.0, 0.0, 1.0, 1.0, 0.0];
 #[model]
 fn two_constraints(device: Device) -> bayesburn::Result<()> {
     let sigma: Tensor<1> = sample!("sigma", HalfNormal::new(Tensor::ones([1], &device))?);
-    let p: Tensor<1> = sample!("p", Beta::new(2.0, 3.0, [1], &device)?);
+    let p: Tensor<1> = sample!("p", Beta::new(Tensor::full([1], 2.0, &device), Tensor::full([1], 3.0, &device))?);
     observe!("y", Normal::new(Tensor::zeros([4], &device), sigma.expand([4]))?, tensor1(&Y, &device));
     observe!("k", Bernoulli::from_probs_unchecked(p.expand([5])), tensor1(&K, &device));
     Ok(())

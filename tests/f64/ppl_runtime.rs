@@ -227,6 +227,7 @@ fn constraint_bijections_round_trip_and_log_det_matches_finite_differences() {
         (Constraint::Positive, vec![2, 3]),
         (Constraint::PositiveSoftplus, vec![6]),
         (Constraint::UnitInterval, vec![3, 2]),
+        (Constraint::Interval { low: -1.0, high: 3.0 }, vec![2, 3]),
         (Constraint::Simplex, vec![2, 4]),
     ] {
         let m = c.unconstrained_len(&shape).unwrap();
@@ -261,4 +262,11 @@ fn constraint_bijections_round_trip_and_log_det_matches_finite_differences() {
     }
     assert!(Constraint::Discrete.forward(tensor1(&[0.0], &device), &[1]).is_err());
     assert!(matches!(Constraint::Simplex.unconstrained_len(&[3, 1]), Err(Error::ShapeMismatch { .. })));
+    // An interval that is not one finite (low, high) (a Uniform with per-element bounds).
+    let nan = Constraint::Interval { low: f64::NAN, high: f64::NAN };
+    assert!(matches!(nan.unconstrained_len(&[2]), Err(Error::Model { .. })));
+    assert!(matches!(
+        Constraint::Interval { low: 1.0, high: 1.0 }.forward(tensor1(&[0.0], &device), &[1]),
+        Err(Error::Model { .. })
+    ));
 }

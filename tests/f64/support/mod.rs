@@ -2,6 +2,8 @@
 //! tensor of the test process exists) and host read-back.
 #![allow(dead_code)]
 
+pub mod stats;
+
 use std::sync::Once;
 
 use burn::prelude::*;
