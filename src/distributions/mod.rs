@@ -23,16 +23,24 @@
 //! | [`Beta`] | `alpha`, `beta` | yes (implicit) | yes | [`Beta`] |
 //! | [`Bernoulli`] | `probs` or `logits` | no | yes | [`Bernoulli`] |
 //! | [`Categorical`] | `probs` or `logits` over the last dimension | no | yes | [`Categorical`] |
-//! | [`MultivariateNormal`] | `loc` `[..., n]`, `scale_tril` `[..., n, n]` | yes | yes | [`MultivariateNormal`] |
-//! | [`LKJCholesky`] | `dimension`, `concentration` `[..., 1, 1]` | no | no | |
-//! | [`Dirichlet`] | `concentration` over the last dimension | yes (implicit) | yes | [`Dirichlet`] |
 //! | [`Poisson`] | `rate` | no | no | [`Poisson`] |
 //! | [`Binomial`] | `total_count`, `probs` or `logits` | no | no | |
 //! | [`NegativeBinomial`] | `total_count`, `probs` or `logits` (or `mean`, `concentration`) | no | no | |
 //! | [`Geometric`] | `probs` or `logits` | no | no | |
+//! | [`MultivariateNormal`] | `loc` `[..., n]`, `scale_tril` `[..., n, n]` | yes | yes | [`MultivariateNormal`] |
+//! | [`Dirichlet`] | `concentration` over the last dimension | yes (implicit) | yes | [`Dirichlet`] |
+//! | [`LKJCholesky`] | `dimension`, `concentration` `[..., 1, 1]` | no | no | |
 //! | [`Independent`] (`to_event`) | a base distribution, the number of trailing event dimensions | as the base | as the base | as the base, summed |
 //! | [`MixtureSameFamily`] | a [`Categorical`] over the last dimension, components of one family | no | no | Monte Carlo, as `q` of [`kl_monte_carlo`] |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |
+//!
+//! [`MultivariateNormal`], [`Dirichlet`] and [`LKJCholesky`] have their event in the last
+//! dimension (the last two for `LKJCholesky`): draws have the parameters' shape, while
+//! `log_prob` and `entropy` sum the event and keep it with size 1 (`[..., 1]`), as
+//! [`Categorical`] and [`MixtureSameFamily`] (whose values are `[..., 1]`) do. "implicit" marks
+//! an `rsample` differentiable through the implicit reparameterization of its Gamma draws (see
+//! [`Gamma`]). Discrete values (counts, classes) are floats holding whole numbers; their draws
+//! have no gradient.
 //!
 //! Constructors validate (`Result<Self, Error>`, in the style of statrs and rand_distr): a
 //! scale must be `> 0` and finite, probabilities in `[0, 1]`, and so on. Tensor parameters are

@@ -45,8 +45,10 @@ pub trait Entropy<const D: usize> {
 
 /// `KL(self || q)`, elementwise over the batch.
 ///
-/// Implemented in closed form where one exists (Normal, LogNormal, Laplace, Bernoulli,
-/// Categorical against their own kind) and as a one-sample Monte-Carlo estimate for
+/// Implemented in closed form where one exists (Normal, LogNormal, Laplace, Exponential, Gamma,
+/// InverseGamma, Beta, Dirichlet, MultivariateNormal, Poisson, Bernoulli, Categorical against
+/// their own kind, and [`Independent`](super::Independent) of those) and as a one-sample
+/// Monte-Carlo estimate for
 /// [`Normal`](super::Normal) against [`ScaleMixtureNormal`](super::ScaleMixtureNormal) (the
 /// Bayes-by-backprop prior of Blundell et al. 2015, which has none).
 pub trait KlDivergence<Q, const D: usize> {
