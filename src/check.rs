@@ -19,6 +19,7 @@
 
 use burn::prelude::*;
 
+use crate::distributions::check::to_host;
 use crate::error::{Error, Result};
 
 /// One statistical comparison: a Monte-Carlo `estimate` of a quantity the math says is
@@ -112,7 +113,7 @@ pub fn pre_activation_moments(
             "return one output row per sample and example",
         ));
     }
-    let values = host(out);
+    let values = to_host(&out);
     let mut checks = Vec::with_capacity(2 * n * d_out);
     for row in 0..n {
         for o in 0..d_out {
@@ -152,7 +153,7 @@ pub fn identical_example_correlation(
             "use a layer with one output",
         ));
     }
-    let values = host(out);
+    let values = to_host(&out);
     let (mut s01, mut s00, mut s11) = (0.0, 0.0, 0.0);
     for pair in values.chunks(2) {
         let (p0, p1) = (pair[0] - mean, pair[1] - mean);
@@ -204,11 +205,6 @@ pub fn central_differences(mut f: impl FnMut(&[f64]) -> f64, x: &[f64], h: f64) 
             (up - down) / (2.0 * h)
         })
         .collect()
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    let n = t.shape().num_elements();
-    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap_or_else(|_| vec![f64::NAN; n])
 }
 
 #[cfg(test)]

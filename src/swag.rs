@@ -45,6 +45,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand_distr::{Distribution as _, StandardNormal};
 
+use crate::distributions::check::to_host;
 use crate::error::{Error, Result};
 use crate::noise;
 
@@ -272,12 +273,8 @@ fn flatten<M: Module>(model: &M) -> (Vec<usize>, Vec<f64>) {
     struct Flat(Vec<usize>, Vec<f64>);
     impl ModuleVisitor for Flat {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let tensor = param.val();
-            let n = tensor.shape().num_elements();
-            // A failed device read becomes NaNs, which `collect` reports as non-finite weights.
-            let values =
-                tensor.into_data().convert::<f64>().try_into_vec::<f64>().unwrap_or_else(|_| vec![f64::NAN; n]);
-            self.0.push(n);
+            let values = to_host(&param.val());
+            self.0.push(values.len());
             self.1.extend(values);
         }
     }

@@ -81,7 +81,7 @@ mod beta;
 mod binomial;
 mod categorical;
 mod cauchy;
-mod check;
+pub(crate) mod check;
 pub(crate) mod constraint;
 mod delta;
 mod dirichlet;
