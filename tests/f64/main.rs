@@ -21,5 +21,6 @@ mod ppl_elbo;
 mod ppl_nuts;
 mod ppl_potential;
 mod ppl_predictive;
+mod ppl_results;
 mod ppl_runtime;
 mod ppl_svi;
