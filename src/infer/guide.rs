@@ -26,7 +26,13 @@ pub struct GuideDraw {
     pub log_q: Tensor<1>,
     /// Per-site `log q` and the site's family under the guide, where the guide factorises
     /// over sites (`None` for a joint guide such as [`AutoMultivariateNormal`](super::AutoMultivariateNormal)).
+    /// Each site's `log q` carries the site's scale (`N / B` inside a subsampled plate).
     pub sites: Option<HashMap<String, (Tensor<1>, Family)>>,
+    /// `Σ log q` over the sites whose draws are **not** reparameterized (a Bernoulli, Poisson,
+    /// mixture, ... guide site; `None` when every draw is): the ELBOs add Pyro's
+    /// score-function surrogate `(score - stop_grad(score)) * stop_grad(elbo)` for them, so
+    /// their parameters get an unbiased gradient (the value of the loss is unchanged).
+    pub score: Option<Tensor<1>>,
 }
 
 /// A variational family `q(z)` over a model's latent sites, trained by [`Svi`](super::Svi).
@@ -73,9 +79,13 @@ impl<G: Model + Clone> Guide for ModelGuide<G> {
         self.guide.run(&mut ctx)?;
         let trace = ctx.into_trace();
         let mut sites = HashMap::new();
+        let mut score = Vec::new();
         for s in trace.latent_sites() {
             let lp = s.scaled_log_prob_sum().expect("sample site");
             let family = s.dist.as_ref().map(|d| d.family()).unwrap_or(Family::Other);
+            if s.dist.as_ref().is_some_and(|d| !d.is_reparameterized()) {
+                score.push(lp.clone());
+            }
             sites.insert(s.name.clone(), (lp, family));
         }
         let log_q = sum_terms(sites.values().map(|(lp, _)| lp.clone())).ok_or_else(|| Error::Model {
@@ -83,7 +93,7 @@ impl<G: Model + Clone> Guide for ModelGuide<G> {
             problem: "(none): the guide has no latent sample site".to_string(),
             fix: "give the guide one sample! site per latent site of the model",
         })?;
-        Ok(GuideDraw { values: trace.latent_values(), log_q, sites: Some(sites) })
+        Ok(GuideDraw { values: trace.latent_values(), log_q, sites: Some(sites), score: sum_terms(score.into_iter()) })
     }
 
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
@@ -129,7 +139,7 @@ impl Guide for AutoDelta {
         let (values, _) = self.layout.constrain(self.loc.val())?;
         let zero = self.loc.val().sum().mul_scalar(0.0);
         let sites = self.layout.slots().iter().map(|s| (s.name.clone(), (zero.clone(), Family::Other))).collect();
-        Ok(GuideDraw { values, log_q: zero, sites: Some(sites) })
+        Ok(GuideDraw { values, log_q: zero, sites: Some(sites), score: None })
     }
 
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {

@@ -53,16 +53,50 @@ fn log_likelihood(trace: &Trace, device: &Device) -> Tensor<1> {
         .unwrap_or_else(|| Tensor::zeros([1], device))
 }
 
-fn average(terms: Vec<(Tensor<1>, Tensor<1>)>) -> ElboEstimate {
-    let k = terms.len() as f64;
-    let (ll, kl): (Vec<_>, Vec<_>) = terms.into_iter().unzip();
-    let ll = sum_terms(ll.into_iter()).expect("particles >= 1").div_scalar(k);
-    let kl = sum_terms(kl.into_iter()).expect("particles >= 1").div_scalar(k);
-    ElboEstimate { loss: kl.clone() - ll.clone(), log_likelihood: ll, kl }
+/// One particle's terms: log-likelihood, KL, and the score-function surrogate (zero-valued,
+/// its gradient the REINFORCE term) when the guide has non-reparameterized sites.
+struct Particle {
+    ll: Tensor<1>,
+    kl: Tensor<1>,
+    surrogate: Option<Tensor<1>>,
 }
 
-/// The Monte-Carlo ELBO with reparameterized draws (Pyro's `Trace_ELBO`), averaged over
-/// `particles` independent guide draws.
+impl Particle {
+    /// Pyro's `Trace_ELBO` surrogate for the guide's non-reparameterized sites:
+    /// `(score - stop_grad(score)) * stop_grad(elbo)`, whose value is 0 and whose gradient is
+    /// `elbo * ∇ log q` (the score-function estimator), unbiased.
+    fn new(ll: Tensor<1>, kl: Tensor<1>, draw: &GuideDraw) -> Self {
+        let surrogate = draw.score.as_ref().map(|score| {
+            let elbo = (ll.clone() - kl.clone()).detach();
+            (score.clone() - score.clone().detach()) * elbo
+        });
+        Self { ll, kl, surrogate }
+    }
+}
+
+fn average(terms: Vec<Particle>) -> ElboEstimate {
+    let k = terms.len() as f64;
+    let mut surrogates = Vec::new();
+    let (mut ll, mut kl) = (Vec::new(), Vec::new());
+    for p in terms {
+        ll.push(p.ll);
+        kl.push(p.kl);
+        surrogates.extend(p.surrogate);
+    }
+    let ll = sum_terms(ll.into_iter()).expect("particles >= 1").div_scalar(k);
+    let kl = sum_terms(kl.into_iter()).expect("particles >= 1").div_scalar(k);
+    let mut loss = kl.clone() - ll.clone();
+    if let Some(s) = sum_terms(surrogates.into_iter()) {
+        loss = loss - s.div_scalar(k);
+    }
+    ElboEstimate { loss, log_likelihood: ll, kl }
+}
+
+/// The Monte-Carlo ELBO (Pyro's `Trace_ELBO`), averaged over `particles` independent guide
+/// draws: reparameterized draws carry their gradient through the value; a guide site whose
+/// draws are not reparameterized (a Bernoulli, Poisson, mixture site of a
+/// [`ModelGuide`](super::ModelGuide)) adds the score-function surrogate of
+/// [`GuideDraw::score`], so its parameters get an unbiased (if noisier) gradient.
 #[derive(Debug, Clone, Copy)]
 pub struct TraceElbo {
     particles: usize,
@@ -88,7 +122,7 @@ impl ElboObjective for TraceElbo {
             let device = draw.log_q.device();
             let log_prior =
                 sum_terms(trace.latent_sites().filter_map(|s| s.scaled_log_prob_sum())).expect("latent sites");
-            terms.push((log_likelihood(&trace, &device), draw.log_q.clone() - log_prior));
+            terms.push(Particle::new(log_likelihood(&trace, &device), draw.log_q.clone() - log_prior, &draw));
         }
         Ok(average(terms))
     }
@@ -145,14 +179,16 @@ impl ElboObjective for TraceMeanFieldElbo {
             for s in trace.latent_sites() {
                 let (log_q, q_family) = &sites[&s.name];
                 let p_family = s.dist.as_ref().map(|d| d.family()).unwrap_or(Family::Other);
+                // The guide's per-site log q already carries the site's scale.
                 let term = match closed_form_kl(q_family, &p_family) {
-                    Some(k) => k,
-                    None => log_q.clone() - s.log_prob.clone().expect("sample site").sum(),
+                    Some(k) if s.scale == 1.0 => k,
+                    Some(k) => k.mul_scalar(s.scale),
+                    None => log_q.clone() - s.scaled_log_prob_sum().expect("sample site"),
                 };
-                kl_terms.push(if s.scale == 1.0 { term } else { term.mul_scalar(s.scale) });
+                kl_terms.push(term);
             }
             let kl = sum_terms(kl_terms.into_iter()).expect("latent sites");
-            terms.push((log_likelihood(&trace, &device), kl));
+            terms.push(Particle::new(log_likelihood(&trace, &device), kl, &draw));
         }
         Ok(average(terms))
     }

@@ -23,4 +23,5 @@ mod ppl_potential;
 mod ppl_predictive;
 mod ppl_results;
 mod ppl_runtime;
+mod ppl_score;
 mod ppl_svi;
