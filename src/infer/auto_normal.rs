@@ -2,13 +2,14 @@
 //! [`AutoMultivariateNormal`] (full-rank, Cholesky factor with a positive diagonal).
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use burn::module::Param;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Gradients, TensorData};
 
-use super::guide::{layout_of, Guide, GuideDraw};
+use super::guide::{layout_of, load_module, save_module, Guide, GuideDraw};
 use super::layout::LatentLayout;
 use crate::distributions::Constraint;
 use crate::distributions::Family;
@@ -99,6 +100,14 @@ impl Guide for AutoNormal {
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         let g = GradientsParams::from_module(grads, &self);
         optim.step(lr, self, g)
+    }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(self, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        load_module(self, path)
     }
 }
 
@@ -200,5 +209,13 @@ impl Guide for AutoMultivariateNormal {
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         let g = GradientsParams::from_module(grads, &self);
         optim.step(lr, self, g)
+    }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(self, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        load_module(self, path)
     }
 }

@@ -2,6 +2,7 @@
 //! and MAP ([`AutoDelta`]). The Gaussian auto guides are in `auto_normal.rs`.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use burn::module::Param;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -45,6 +46,54 @@ pub trait Guide: Clone {
 
     /// One optimizer step on the guide's parameters, taking their gradients out of `grads`.
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self;
+
+    /// Writes the guide's trainable state (burn's record, parameter ids included) to `path`,
+    /// for [`Svi::save`](super::Svi::save). Implemented by every guide of this crate.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] if the file cannot be written; by default (a guide type that does
+    /// not implement it) always.
+    fn save_state(&self, path: &Path) -> Result<()> {
+        Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            field: "guide".into(),
+            problem: "this guide type does not implement Guide::save_state".into(),
+            fix: "implement Guide::save_state and Guide::load_state (a burn Module: save_file / try_load_file)",
+        })
+    }
+
+    /// Reads back what [`save_state`](Self::save_state) wrote, into this guide (built like the
+    /// saved one).
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] if the file is missing, damaged or of another guide; by default always.
+    fn load_state(self, path: &Path) -> Result<Self> {
+        Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            field: "guide".into(),
+            problem: "this guide type does not implement Guide::load_state".into(),
+            fix: "implement Guide::save_state and Guide::load_state (a burn Module: save_file / try_load_file)",
+        })
+    }
+}
+
+/// A module's record written to `path` (a guide's or a [`ParamStore`]'s state).
+pub(crate) fn save_module<T: Module>(module: &T, path: &Path) -> Result<()> {
+    module.clone().save_file(path).map_err(|e| state_error(path, e))
+}
+
+/// A module's record read from `path` into `template`.
+pub(crate) fn load_module<T: Module>(template: T, path: &Path) -> Result<T> {
+    template.try_load_file(path).map_err(|e| state_error(path, e))
+}
+
+fn state_error(path: &Path, e: burn::store::RecordError) -> Error {
+    Error::Checkpoint {
+        path: path.display().to_string(),
+        field: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        problem: e.to_string(),
+        fix: "load into an Svi built like the saved one (same model, guide type and sizes), from a directory written by Svi::save",
+    }
 }
 
 /// A hand-written guide: a `#[model]` function whose `sample!` sites (named like the model's
@@ -99,6 +148,14 @@ impl<G: Model + Clone> Guide for ModelGuide<G> {
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         Self { params: self.params.step(optim, lr, grads), ..self }
     }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(&self.params, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        Ok(Self { params: load_module(self.params, path)?, ..self })
+    }
 }
 
 /// The point mass at a learnt value of every latent site (MAP estimation, Pyro's
@@ -145,6 +202,14 @@ impl Guide for AutoDelta {
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         let g = GradientsParams::from_module(grads, &self);
         optim.step(lr, self, g)
+    }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(self, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        load_module(self, path)
     }
 }
 

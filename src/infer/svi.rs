@@ -3,10 +3,13 @@
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use super::guide::{scalar, Guide, GuideDraw};
+use std::path::Path;
+
+use super::guide::{load_module, save_module, scalar, Guide, GuideDraw};
 use crate::distributions::Family;
 use crate::distributions::{kl, LogNormal, Normal};
 use crate::error::{check_nonzero, Error, Result};
+use crate::noise;
 use crate::ppl::ctx::{Ctx, Model};
 use crate::ppl::handlers::substitute;
 use crate::ppl::params::ParamStore;
@@ -297,4 +300,87 @@ impl<M: Model, G: Guide, E: ElboObjective> Svi<M, G, E> {
     pub fn into_parts(self) -> (G, ParamStore) {
         (self.guide, self.params)
     }
+
+    /// Checkpoints the run in directory `dir` (created if needed), after the conventions of
+    /// [`checkpoint`](crate::checkpoint): `guide.bpk` (the guide's state,
+    /// [`Guide::save_state`]), `params.bpk` (the model's `param!` sites), `optimizer.bpk`
+    /// (burn's optimizer record, e.g. Adam's moments, keyed by parameter id) and `svi.json`
+    /// (the step count and the position of the calling thread's [`noise`](crate::noise)
+    /// stream), written last. [`Svi::load`] into an `Svi` built the same way continues the run
+    /// bit for bit.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Checkpoint`] if a file cannot be written.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let io = |e: std::io::Error, file: &str| Error::Io {
+            path: dir.join(file).display().to_string(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(e, ""))?;
+        match std::fs::remove_file(dir.join(SVI_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e, SVI_FILE)),
+            _ => {}
+        }
+        self.guide.save_state(&dir.join("guide.bpk"))?;
+        save_module(&self.params, &dir.join("params.bpk"))?;
+        self.optim.save(dir.join("optimizer.bpk")).map_err(|e| Error::Checkpoint {
+            path: dir.display().to_string(),
+            field: "optimizer.bpk".into(),
+            problem: e.to_string(),
+            fix: "check that the directory is writable",
+        })?;
+        let state = SviState { format: SVI_FORMAT.into(), steps: self.steps, noise: noise::state() };
+        let text = serde_json::to_string_pretty(&state)
+            .map_err(|e| Error::Io { path: dir.join(SVI_FILE).display().to_string(), message: e.to_string() })?;
+        std::fs::write(dir.join(SVI_FILE), text).map_err(|e| io(e, SVI_FILE))
+    }
+
+    /// Loads a checkpoint written by [`Svi::save`] into this run (built like the saved one:
+    /// same model, guide type and sizes, elbo and optimizer kind): the guide, the model's
+    /// parameters, the optimizer state and the step count; and restores the calling thread's
+    /// [`noise`](crate::noise) stream, so that the next steps are those the saved run would
+    /// have taken.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `svi.json` is missing (not a checkpoint directory);
+    /// [`Error::Checkpoint`] naming the file that is damaged or does not fit.
+    pub fn load(self, dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let path = dir.join(SVI_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: format!("{e} (not an SVI checkpoint directory: Svi::save writes {SVI_FILE} there)"),
+        })?;
+        let state: SviState = serde_json::from_str(&text)
+            .ok()
+            .filter(|s: &SviState| s.format == SVI_FORMAT)
+            .ok_or_else(|| Error::Checkpoint {
+                path: dir.display().to_string(),
+                field: SVI_FILE.into(),
+                problem: format!("is not an SVI state of format {SVI_FORMAT:?}"),
+                fix: "load a directory written by Svi::save",
+            })?;
+        let guide = self.guide.load_state(&dir.join("guide.bpk"))?;
+        let params = load_module(self.params, &dir.join("params.bpk"))?;
+        let optim = self.optim.load(dir.join("optimizer.bpk")).map_err(|e| Error::Checkpoint {
+            path: dir.display().to_string(),
+            field: "optimizer.bpk".into(),
+            problem: e.to_string(),
+            fix: "load into an Svi with the same optimizer kind, from a directory written by Svi::save",
+        })?;
+        noise::restore(&state.noise)?;
+        Ok(Self { guide, params, optim, steps: state.steps, ..self })
+    }
+}
+
+const SVI_FILE: &str = "svi.json";
+const SVI_FORMAT: &str = "bayesburn-svi-1";
+
+/// `svi.json`: what an SVI checkpoint holds besides the burn records.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SviState {
+    format: String,
+    steps: usize,
+    noise: noise::NoiseState,
 }
