@@ -22,13 +22,19 @@
 //! Chains run one after the other on one thread (the setting of NumPyro's figure in
 //! `bench/eight_schools_numpyro.py --bench`); `--parallel` puts them on threads.
 //!
+//! The non-centered `#[model]` run is then shown in the model's own terms: `McmcSamples`
+//! (`Mcmc::run_model`) holds the draws per site, constrained (`tau`, not `log tau`) and shaped as
+//! the site (`theta_tilde`: `[4, 1000, 8]`), with the `deterministic!` school effects `theta`, and
+//! `print_summary()` prints NumPyro's table (mean, std, median, 5 % / 95 % quantiles, n_eff,
+//! R-hat per element, divergences); `--arviz PATH` writes it for `arviz.from_dict`.
+//!
 //! Flags: `--json` (one JSON line last, for the non-centered model), `--seed N`, `--parallel`,
-//! `--hand`.
+//! `--hand`, `--arviz PATH` (the non-centered draws as ArviZ JSON; not with `--hand`).
 
 use bayesburn::infer::mcmc::diagnostics::summary;
 use bayesburn::infer::mcmc::{ChainMethod, Mcmc, McmcResult, NutsConfig};
 use bayesburn::{
-    infer::{ModelPotential, Potential},
+    infer::{McmcSamples, ModelPotential, Potential},
     ppl::Ctx,
 };
 use bayesburn_fixtures::cli;
@@ -85,7 +91,9 @@ fn main() -> bayesburn::Result<()> {
     let mut seed = 0u64;
     let mut method = ChainMethod::Sequential;
     let mut hand = false;
-    let mut cli = cli!("cargo run --release --example eight_schools -- [--json] [--seed N] [--parallel] [--hand]");
+    let mut arviz: Option<String> = None;
+    let mut cli =
+        cli!("cargo run --release --example eight_schools -- [--json] [--seed N] [--parallel] [--hand] [--arviz PATH]");
     let usage = cli.usage();
     while let Some(arg) = cli.next() {
         match arg {
@@ -93,6 +101,7 @@ fn main() -> bayesburn::Result<()> {
             Long("parallel") => method = ChainMethod::Parallel,
             Long("hand") => hand = true,
             Long("seed") => seed = cli.value(),
+            Long("arviz") => arviz = Some(cli.value()),
             _ => usage.fail(arg.unexpected()),
         }
     }
@@ -118,10 +127,14 @@ fn main() -> bayesburn::Result<()> {
         .with_chain_method(method);
     let mcmc = Mcmc::new(config)?;
     // Both potentials use q = [mu, log tau, 8 school parameters], so one `report` reads either.
-    let (centered, non_centered) = if hand {
-        (report(&mcmc.run(&EightSchools::centered())?)?, report(&mcmc.run(&EightSchools::non_centered())?)?)
+    let (centered, non_centered, samples) = if hand {
+        (report(&mcmc.run(&EightSchools::centered())?)?, report(&mcmc.run(&EightSchools::non_centered())?)?, None)
     } else {
-        (report(&mcmc.run(&centered_model)?)?, report(&mcmc.run(&non_centered_model)?)?)
+        let result = mcmc.run(&non_centered_model)?;
+        let non_centered = report(&result)?;
+        // The same draws in the model's terms: per site, constrained, `theta` recomputed.
+        let samples = McmcSamples::from_result(&non_centered_model, result)?;
+        (report(&mcmc.run(&centered_model)?)?, non_centered, Some(samples))
     };
     // ANCHOR_END: run
 
@@ -152,6 +165,16 @@ fn main() -> bayesburn::Result<()> {
     println!(
         "NumPyro (3 x 4 x 50 000 draws): mu {NUMPYRO_MU}, tau {NUMPYRO_TAU}; exact: mu {EXACT_MU}, tau {EXACT_TAU}"
     );
+    // ANCHOR: summary
+    if let Some(samples) = &samples {
+        println!("\nnon-centered #[model], per site (tau constrained; theta is a deterministic! site):");
+        samples.print_summary()?;
+        if let Some(path) = &arviz {
+            samples.save_arviz_json(path)?;
+            println!("ArviZ JSON written to {path} (arviz.from_dict(posterior=d[\"posterior\"], ...))");
+        }
+    }
+    // ANCHOR_END: summary
     // The hand-written non-centered potential for comparison (cheap), and the cost of one
     // value-and-gradient of each potential at the same points.
     let hand_report = if hand { None } else { Some(report(&mcmc.run(&EightSchools::non_centered())?)?) };

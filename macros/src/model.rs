@@ -1,5 +1,6 @@
 //! `#[model]`: threads a trace context through a function and rewrites its `sample!`,
-//! `observe!`, `param!`, `plate!` and `call!` invocations into calls on that context.
+//! `observe!`, `param!`, `plate!`, `call!`, `random_module!` and `deterministic!` invocations
+//! into calls on that context.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -10,7 +11,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, FnArg, Ident, ItemFn, Macro, ReturnType, Stmt, Token};
 
 /// The names the attribute rewrites.
-const SITE_MACROS: [&str; 6] = ["sample", "observe", "param", "plate", "call", "random_module"];
+const SITE_MACROS: [&str; 7] = ["sample", "observe", "param", "plate", "call", "random_module", "deterministic"];
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     if !attr.is_empty() {
@@ -45,7 +46,13 @@ struct Rewriter {
 }
 
 fn site_macro(mac: &Macro) -> Option<String> {
-    let name = mac.path.segments.last()?.ident.to_string();
+    let segments = &mac.path.segments;
+    let name = segments.last()?.ident.to_string();
+    // `deterministic!` is the PPL site when written bare or as `ppl::deterministic!`; the
+    // crate-root `bayesburn::deterministic!` (opt-outs of `#[derive(Bayesian)]`) is left alone.
+    if name == "deterministic" && segments.len() >= 2 && segments[segments.len() - 2].ident != "ppl" {
+        return None;
+    }
     SITE_MACROS.contains(&name.as_str()).then_some(name)
 }
 
@@ -98,6 +105,10 @@ impl Rewriter {
                     span,
                     "expected `call!(other_model(args..))`, a call of another #[model] function",
                 )),
+            },
+            "deterministic" => match self.args(mac)?.as_slice() {
+                [name, value] => Ok(syn::parse_quote_spanned!(span=> #ctx.deterministic(#name, #value)?)),
+                _ => Err(syn::Error::new(span, "expected `deterministic!(\"name\", value)`")),
             },
             "random_module" => match self.args(mac)?.as_slice() {
                 [name, module, prior] => {

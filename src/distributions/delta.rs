@@ -42,4 +42,7 @@ impl<const D: usize> SiteDistribution<D> for Delta<D> {
     fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
         value.zeros_like()
     }
+    fn moments(&self) -> Option<(Tensor<D>, Tensor<D>)> {
+        Some((self.value.clone(), self.value.zeros_like()))
+    }
 }

@@ -149,4 +149,7 @@ impl<T: SiteDistribution<D> + Distribution<D>, const D: usize> SiteDistribution<
     fn family(&self) -> Family {
         self.base.family()
     }
+    fn moments(&self) -> Option<(Tensor<D>, Tensor<D>)> {
+        self.base.moments()
+    }
 }

@@ -126,4 +126,7 @@ impl<C: Distribution<D> + SiteDistribution<D>, const D: usize> SiteDistribution<
     fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
         self.log_prob(value)
     }
+    fn moments(&self) -> Option<(Tensor<D>, Tensor<D>)> {
+        Some((self.mean(), self.variance()))
+    }
 }

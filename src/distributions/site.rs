@@ -62,6 +62,13 @@ pub trait SiteDistribution<const D: usize>: Debug + Clone + Send + Sync + 'stati
     fn family(&self) -> Family {
         Family::Other
     }
+
+    /// Mean and variance elementwise (shape [`value_shape`](Self::value_shape)), where the
+    /// distribution has them: what the predictive summary of a site splits into aleatoric and
+    /// epistemic parts. `None` by default.
+    fn moments(&self) -> Option<(Tensor<D>, Tensor<D>)> {
+        None
+    }
 }
 
 fn flat<const D: usize>(t: Tensor<D>) -> Tensor<1> {
@@ -90,6 +97,9 @@ macro_rules! continuous_site {
             fn family(&self) -> Family {
                 let $d = self;
                 $family
+            }
+            fn moments(&self) -> Option<(Tensor<D>, Tensor<D>)> {
+                Some((self.mean(), self.variance()))
             }
         }
     };
@@ -129,6 +139,9 @@ impl<const D: usize> SiteDistribution<D> for Uniform<D> {
     fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
         self.log_prob(value)
     }
+    fn moments(&self) -> Option<(Tensor<D>, Tensor<D>)> {
+        Some((self.mean(), self.variance()))
+    }
 }
 
 /// A site whose draws are not reparameterized (`sample`, no gradient through the draw).
@@ -149,6 +162,9 @@ macro_rules! sampled_site {
             }
             fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
                 self.log_prob(value)
+            }
+            fn moments(&self) -> Option<(Tensor<D>, Tensor<D>)> {
+                Some((self.mean(), self.variance()))
             }
         }
     };
@@ -199,6 +215,8 @@ pub trait SiteDist: Debug + Send + Sync {
     fn log_prob_flat(&self, value: Tensor<1>) -> Tensor<1>;
     /// The family, for closed-form KL terms.
     fn family(&self) -> Family;
+    /// Mean and variance, flat, where the distribution has them.
+    fn moments_flat(&self) -> Option<(Tensor<1>, Tensor<1>)>;
 }
 
 /// Wraps a [`SiteDistribution`] of rank `D` as a [`SiteDist`].
@@ -223,5 +241,8 @@ impl<const D: usize, T: SiteDistribution<D>> SiteDist for Erased<D, T> {
     }
     fn family(&self) -> Family {
         self.0.family()
+    }
+    fn moments_flat(&self) -> Option<(Tensor<1>, Tensor<1>)> {
+        self.0.moments().map(|(m, v)| (flat(m), flat(v)))
     }
 }

@@ -2,13 +2,14 @@
 //! [`AutoMultivariateNormal`] (full-rank, Cholesky factor with a positive diagonal).
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use burn::module::Param;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Gradients, TensorData};
 
-use super::guide::{layout_of, Guide, GuideDraw};
+use super::guide::{layout_of, load_module, save_module, Guide, GuideDraw};
 use super::layout::LatentLayout;
 use crate::distributions::Constraint;
 use crate::distributions::Family;
@@ -80,6 +81,8 @@ impl Guide for AutoNormal {
             let r = slot.offset..slot.offset + slot.len;
             let (l, s) = (loc.clone().slice(r.clone()), scale.clone().slice(r.clone()));
             let lq = Normal::new_unchecked(l.clone(), s.clone()).log_prob(u.clone().slice(r)).sum() - log_det;
+            // A local latent inside a subsampled plate: its log q is scaled as the model's log p.
+            let lq = if slot.scale == 1.0 { lq } else { lq.mul_scalar(slot.scale) };
             let family = match slot.constraint {
                 Constraint::Real => Family::Normal { loc: l, scale: s },
                 Constraint::Positive => Family::LogNormal { loc: l, scale: s },
@@ -91,12 +94,20 @@ impl Guide for AutoNormal {
             });
             sites.insert(slot.name.clone(), (lq, family));
         }
-        Ok(GuideDraw { values, log_q: log_q.expect("at least one slot"), sites: Some(sites) })
+        Ok(GuideDraw { values, log_q: log_q.expect("at least one slot"), sites: Some(sites), score: None })
     }
 
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         let g = GradientsParams::from_module(grads, &self);
         optim.step(lr, self, g)
+    }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(self, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        load_module(self, path)
     }
 }
 
@@ -130,10 +141,23 @@ impl AutoMultivariateNormal {
     /// `L = init_scale * I`.
     ///
     /// # Errors
-    /// As [`AutoNormal::new`].
+    /// As [`AutoNormal::new`]; [`Error::Model`](crate::Error::Model) naming the site for a latent
+    /// site inside a subsampled plate (or under a `scale` handler): a joint `log q` cannot be
+    /// scaled per site.
     pub fn new<M: Model>(model: &M, init_scale: f64) -> Result<Self> {
         check_positive("AutoMultivariateNormal", "init_scale", init_scale, "use a small positive scale such as 0.1")?;
         let (layout, device) = layout_of(model)?;
+        if let Some(slot) = layout.slots().iter().find(|s| s.scale != 1.0) {
+            return Err(crate::Error::Model {
+                site: slot.name.clone(),
+                problem: format!(
+                    "is a latent site with log-density scale {} (a subsampled plate or a scale handler), which \
+                     AutoMultivariateNormal's joint log q cannot carry per site",
+                    slot.scale
+                ),
+                fix: "use AutoNormal (its per-site log q is scaled like the model's), or do not subsample that plate",
+            });
+        }
         let d = layout.dim();
         let (eye, _) = masks(d, &device);
         Ok(Self {
@@ -179,11 +203,19 @@ impl Guide for AutoMultivariateNormal {
         let log_n = eps.square().sum().mul_scalar(-0.5) - log_diag - (d as f64) * LN_SQRT_2PI;
         let (values, log_dets) = self.layout.constrain(u)?;
         let log_det = log_dets.into_iter().reduce(|a, b| a + b).expect("at least one slot");
-        Ok(GuideDraw { values, log_q: log_n.reshape([1]) - log_det, sites: None })
+        Ok(GuideDraw { values, log_q: log_n.reshape([1]) - log_det, sites: None, score: None })
     }
 
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         let g = GradientsParams::from_module(grads, &self);
         optim.step(lr, self, g)
+    }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(self, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        load_module(self, path)
     }
 }

@@ -2,6 +2,7 @@
 //! and MAP ([`AutoDelta`]). The Gaussian auto guides are in `auto_normal.rs`.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use burn::module::Param;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -26,7 +27,13 @@ pub struct GuideDraw {
     pub log_q: Tensor<1>,
     /// Per-site `log q` and the site's family under the guide, where the guide factorises
     /// over sites (`None` for a joint guide such as [`AutoMultivariateNormal`](super::AutoMultivariateNormal)).
+    /// Each site's `log q` carries the site's scale (`N / B` inside a subsampled plate).
     pub sites: Option<HashMap<String, (Tensor<1>, Family)>>,
+    /// `Σ log q` over the sites whose draws are **not** reparameterized (a Bernoulli, Poisson,
+    /// mixture, ... guide site; `None` when every draw is): the ELBOs add Pyro's
+    /// score-function surrogate `(score - stop_grad(score)) * stop_grad(elbo)` for them, so
+    /// their parameters get an unbiased gradient (the value of the loss is unchanged).
+    pub score: Option<Tensor<1>>,
 }
 
 /// A variational family `q(z)` over a model's latent sites, trained by [`Svi`](super::Svi).
@@ -39,6 +46,54 @@ pub trait Guide: Clone {
 
     /// One optimizer step on the guide's parameters, taking their gradients out of `grads`.
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self;
+
+    /// Writes the guide's trainable state (burn's record, parameter ids included) to `path`,
+    /// for [`Svi::save`](super::Svi::save). Implemented by every guide of this crate.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] if the file cannot be written; by default (a guide type that does
+    /// not implement it) always.
+    fn save_state(&self, path: &Path) -> Result<()> {
+        Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            field: "guide".into(),
+            problem: "this guide type does not implement Guide::save_state".into(),
+            fix: "implement Guide::save_state and Guide::load_state (a burn Module: save_file / try_load_file)",
+        })
+    }
+
+    /// Reads back what [`save_state`](Self::save_state) wrote, into this guide (built like the
+    /// saved one).
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] if the file is missing, damaged or of another guide; by default always.
+    fn load_state(self, path: &Path) -> Result<Self> {
+        Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            field: "guide".into(),
+            problem: "this guide type does not implement Guide::load_state".into(),
+            fix: "implement Guide::save_state and Guide::load_state (a burn Module: save_file / try_load_file)",
+        })
+    }
+}
+
+/// A module's record written to `path` (a guide's or a [`ParamStore`]'s state).
+pub(crate) fn save_module<T: Module>(module: &T, path: &Path) -> Result<()> {
+    module.clone().save_file(path).map_err(|e| state_error(path, e))
+}
+
+/// A module's record read from `path` into `template`.
+pub(crate) fn load_module<T: Module>(template: T, path: &Path) -> Result<T> {
+    template.try_load_file(path).map_err(|e| state_error(path, e))
+}
+
+fn state_error(path: &Path, e: burn::store::RecordError) -> Error {
+    Error::Checkpoint {
+        path: path.display().to_string(),
+        field: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        problem: e.to_string(),
+        fix: "load into an Svi built like the saved one (same model, guide type and sizes), from a directory written by Svi::save",
+    }
 }
 
 /// A hand-written guide: a `#[model]` function whose `sample!` sites (named like the model's
@@ -73,9 +128,13 @@ impl<G: Model + Clone> Guide for ModelGuide<G> {
         self.guide.run(&mut ctx)?;
         let trace = ctx.into_trace();
         let mut sites = HashMap::new();
+        let mut score = Vec::new();
         for s in trace.latent_sites() {
             let lp = s.scaled_log_prob_sum().expect("sample site");
             let family = s.dist.as_ref().map(|d| d.family()).unwrap_or(Family::Other);
+            if s.dist.as_ref().is_some_and(|d| !d.is_reparameterized()) {
+                score.push(lp.clone());
+            }
             sites.insert(s.name.clone(), (lp, family));
         }
         let log_q = sum_terms(sites.values().map(|(lp, _)| lp.clone())).ok_or_else(|| Error::Model {
@@ -83,11 +142,19 @@ impl<G: Model + Clone> Guide for ModelGuide<G> {
             problem: "(none): the guide has no latent sample site".to_string(),
             fix: "give the guide one sample! site per latent site of the model",
         })?;
-        Ok(GuideDraw { values: trace.latent_values(), log_q, sites: Some(sites) })
+        Ok(GuideDraw { values: trace.latent_values(), log_q, sites: Some(sites), score: sum_terms(score.into_iter()) })
     }
 
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         Self { params: self.params.step(optim, lr, grads), ..self }
+    }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(&self.params, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        Ok(Self { params: load_module(self.params, path)?, ..self })
     }
 }
 
@@ -129,12 +196,20 @@ impl Guide for AutoDelta {
         let (values, _) = self.layout.constrain(self.loc.val())?;
         let zero = self.loc.val().sum().mul_scalar(0.0);
         let sites = self.layout.slots().iter().map(|s| (s.name.clone(), (zero.clone(), Family::Other))).collect();
-        Ok(GuideDraw { values, log_q: zero, sites: Some(sites) })
+        Ok(GuideDraw { values, log_q: zero, sites: Some(sites), score: None })
     }
 
     fn step(self, optim: &mut ModuleOptimizer, lr: f64, grads: &mut Gradients) -> Self {
         let g = GradientsParams::from_module(grads, &self);
         optim.step(lr, self, g)
+    }
+
+    fn save_state(&self, path: &Path) -> Result<()> {
+        save_module(self, path)
+    }
+
+    fn load_state(self, path: &Path) -> Result<Self> {
+        load_module(self, path)
     }
 }
 

@@ -20,6 +20,9 @@ pub struct LatentSlot {
     pub offset: usize,
     /// Length of the slot (`K - 1` per row for a simplex, else the number of elements).
     pub len: usize,
+    /// The site's log-density scale in the model (`N / B` inside a subsampled plate, times any
+    /// `scale` handler): auto guides scale the site's `log q` by it, as the model's `log p`.
+    pub scale: f64,
 }
 
 /// The latent sample sites of a model, in execution order of a first trace, laid out
@@ -50,6 +53,7 @@ impl LatentLayout {
                 constraint: site.constraint,
                 offset: dim,
                 len,
+                scale: site.scale,
             });
             dim += len;
         }

@@ -11,7 +11,13 @@
 //! - Guides ([`AutoNormal`], [`AutoMultivariateNormal`], [`AutoDelta`], or any `#[model]`
 //!   function with `param!` sites through [`ModelGuide`]) are fitted by [`Svi`] with a
 //!   [`TraceElbo`] or [`TraceMeanFieldElbo`] and any burn optimizer.
-//! - [`Predictive`] draws posterior predictive samples from a guide or from posterior draws.
+//! - [`Mcmc::run_model`](mcmc::Mcmc::run_model) returns [`McmcSamples`]: the draws per site,
+//!   constrained and shaped as the site, `deterministic!` sites included, with NumPyro's
+//!   `print_summary` and `get_samples(group_by_chain)`, an ArviZ export and a checkpoint.
+//! - [`Predictive`] draws posterior predictive samples from a guide or from posterior draws
+//!   (one model run per draw); [`BatchedPredictive`] runs all draws in one pass for a model
+//!   written with a leading sample axis. Both summarise a site into the aleatoric/epistemic
+//!   split of [`predict::regression`](crate::predict::regression).
 
 pub mod mcmc;
 
@@ -21,6 +27,7 @@ mod layout;
 mod model_potential;
 mod potential;
 mod predictive;
+mod samples;
 mod svi;
 
 pub use auto_normal::{AutoMultivariateNormal, AutoNormal};
@@ -28,5 +35,6 @@ pub use guide::{AutoDelta, Guide, GuideDraw, ModelGuide};
 pub use layout::{LatentLayout, LatentSlot};
 pub use model_potential::ModelPotential;
 pub use potential::Potential;
-pub use predictive::Predictive;
+pub use predictive::{BatchedPredictive, Predictive};
+pub use samples::{Draws, McmcSamples, SampleKind, SiteSamples, SummaryRow};
 pub use svi::{ElboEstimate, ElboObjective, Svi, SviStep, TraceElbo, TraceMeanFieldElbo};

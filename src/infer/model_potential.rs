@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::ppl::ctx::{Ctx, Model};
 use crate::ppl::handlers::substitute;
 use crate::ppl::params::ParamStore;
+use crate::ppl::trace::Trace;
 use crate::ppl::value::{host_f64, Values};
 
 /// `U(q) = -log p(T(q), data) - log |det J_T(q)|` of a model whose latent sites are laid out
@@ -105,6 +106,19 @@ impl<M: Model> ModelPotential<M> {
         let mut ctx = Ctx::with_params(self.params.clone());
         self.model.run(&mut ctx)?;
         self.unconstrain(&ctx.into_trace().latent_values())
+    }
+
+    /// The trace of one run of the model at the unconstrained point `q`: its latent sites set to
+    /// `T(q)`, its deterministic sites recomputed from them (what
+    /// [`McmcSamples`](super::McmcSamples) records per draw).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `q` has the wrong length; whatever the model fails with.
+    pub fn trace_at(&self, q: &[f64]) -> Result<Trace> {
+        let values = self.constrain(q)?;
+        let mut ctx = Ctx::with_params(self.params.clone());
+        substitute(|c: &mut Ctx| self.model.run(c), values).run(&mut ctx)?;
+        Ok(ctx.into_trace())
     }
 
     fn energy(&self, q: Tensor<1>) -> Result<Tensor<1>> {

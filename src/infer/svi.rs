@@ -3,10 +3,13 @@
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use super::guide::{scalar, Guide, GuideDraw};
+use std::path::Path;
+
+use super::guide::{load_module, save_module, scalar, Guide, GuideDraw};
 use crate::distributions::Family;
 use crate::distributions::{kl, LogNormal, Normal};
 use crate::error::{check_nonzero, Error, Result};
+use crate::noise;
 use crate::ppl::ctx::{Ctx, Model};
 use crate::ppl::handlers::substitute;
 use crate::ppl::params::ParamStore;
@@ -53,16 +56,50 @@ fn log_likelihood(trace: &Trace, device: &Device) -> Tensor<1> {
         .unwrap_or_else(|| Tensor::zeros([1], device))
 }
 
-fn average(terms: Vec<(Tensor<1>, Tensor<1>)>) -> ElboEstimate {
-    let k = terms.len() as f64;
-    let (ll, kl): (Vec<_>, Vec<_>) = terms.into_iter().unzip();
-    let ll = sum_terms(ll.into_iter()).expect("particles >= 1").div_scalar(k);
-    let kl = sum_terms(kl.into_iter()).expect("particles >= 1").div_scalar(k);
-    ElboEstimate { loss: kl.clone() - ll.clone(), log_likelihood: ll, kl }
+/// One particle's terms: log-likelihood, KL, and the score-function surrogate (zero-valued,
+/// its gradient the REINFORCE term) when the guide has non-reparameterized sites.
+struct Particle {
+    ll: Tensor<1>,
+    kl: Tensor<1>,
+    surrogate: Option<Tensor<1>>,
 }
 
-/// The Monte-Carlo ELBO with reparameterized draws (Pyro's `Trace_ELBO`), averaged over
-/// `particles` independent guide draws.
+impl Particle {
+    /// Pyro's `Trace_ELBO` surrogate for the guide's non-reparameterized sites:
+    /// `(score - stop_grad(score)) * stop_grad(elbo)`, whose value is 0 and whose gradient is
+    /// `elbo * ∇ log q` (the score-function estimator), unbiased.
+    fn new(ll: Tensor<1>, kl: Tensor<1>, draw: &GuideDraw) -> Self {
+        let surrogate = draw.score.as_ref().map(|score| {
+            let elbo = (ll.clone() - kl.clone()).detach();
+            (score.clone() - score.clone().detach()) * elbo
+        });
+        Self { ll, kl, surrogate }
+    }
+}
+
+fn average(terms: Vec<Particle>) -> ElboEstimate {
+    let k = terms.len() as f64;
+    let mut surrogates = Vec::new();
+    let (mut ll, mut kl) = (Vec::new(), Vec::new());
+    for p in terms {
+        ll.push(p.ll);
+        kl.push(p.kl);
+        surrogates.extend(p.surrogate);
+    }
+    let ll = sum_terms(ll.into_iter()).expect("particles >= 1").div_scalar(k);
+    let kl = sum_terms(kl.into_iter()).expect("particles >= 1").div_scalar(k);
+    let mut loss = kl.clone() - ll.clone();
+    if let Some(s) = sum_terms(surrogates.into_iter()) {
+        loss = loss - s.div_scalar(k);
+    }
+    ElboEstimate { loss, log_likelihood: ll, kl }
+}
+
+/// The Monte-Carlo ELBO (Pyro's `Trace_ELBO`), averaged over `particles` independent guide
+/// draws: reparameterized draws carry their gradient through the value; a guide site whose
+/// draws are not reparameterized (a Bernoulli, Poisson, mixture site of a
+/// [`ModelGuide`](super::ModelGuide)) adds the score-function surrogate of
+/// [`GuideDraw::score`], so its parameters get an unbiased (if noisier) gradient.
 #[derive(Debug, Clone, Copy)]
 pub struct TraceElbo {
     particles: usize,
@@ -88,7 +125,7 @@ impl ElboObjective for TraceElbo {
             let device = draw.log_q.device();
             let log_prior =
                 sum_terms(trace.latent_sites().filter_map(|s| s.scaled_log_prob_sum())).expect("latent sites");
-            terms.push((log_likelihood(&trace, &device), draw.log_q.clone() - log_prior));
+            terms.push(Particle::new(log_likelihood(&trace, &device), draw.log_q.clone() - log_prior, &draw));
         }
         Ok(average(terms))
     }
@@ -145,14 +182,16 @@ impl ElboObjective for TraceMeanFieldElbo {
             for s in trace.latent_sites() {
                 let (log_q, q_family) = &sites[&s.name];
                 let p_family = s.dist.as_ref().map(|d| d.family()).unwrap_or(Family::Other);
+                // The guide's per-site log q already carries the site's scale.
                 let term = match closed_form_kl(q_family, &p_family) {
-                    Some(k) => k,
-                    None => log_q.clone() - s.log_prob.clone().expect("sample site").sum(),
+                    Some(k) if s.scale == 1.0 => k,
+                    Some(k) => k.mul_scalar(s.scale),
+                    None => log_q.clone() - s.scaled_log_prob_sum().expect("sample site"),
                 };
-                kl_terms.push(if s.scale == 1.0 { term } else { term.mul_scalar(s.scale) });
+                kl_terms.push(term);
             }
             let kl = sum_terms(kl_terms.into_iter()).expect("latent sites");
-            terms.push((log_likelihood(&trace, &device), kl));
+            terms.push(Particle::new(log_likelihood(&trace, &device), kl, &draw));
         }
         Ok(average(terms))
     }
@@ -261,4 +300,87 @@ impl<M: Model, G: Guide, E: ElboObjective> Svi<M, G, E> {
     pub fn into_parts(self) -> (G, ParamStore) {
         (self.guide, self.params)
     }
+
+    /// Checkpoints the run in directory `dir` (created if needed), after the conventions of
+    /// [`checkpoint`](crate::checkpoint): `guide.bpk` (the guide's state,
+    /// [`Guide::save_state`]), `params.bpk` (the model's `param!` sites), `optimizer.bpk`
+    /// (burn's optimizer record, e.g. Adam's moments, keyed by parameter id) and `svi.json`
+    /// (the step count and the position of the calling thread's [`noise`](crate::noise)
+    /// stream), written last. [`Svi::load`] into an `Svi` built the same way continues the run
+    /// bit for bit.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Checkpoint`] if a file cannot be written.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let io = |e: std::io::Error, file: &str| Error::Io {
+            path: dir.join(file).display().to_string(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(e, ""))?;
+        match std::fs::remove_file(dir.join(SVI_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e, SVI_FILE)),
+            _ => {}
+        }
+        self.guide.save_state(&dir.join("guide.bpk"))?;
+        save_module(&self.params, &dir.join("params.bpk"))?;
+        self.optim.save(dir.join("optimizer.bpk")).map_err(|e| Error::Checkpoint {
+            path: dir.display().to_string(),
+            field: "optimizer.bpk".into(),
+            problem: e.to_string(),
+            fix: "check that the directory is writable",
+        })?;
+        let state = SviState { format: SVI_FORMAT.into(), steps: self.steps, noise: noise::state() };
+        let text = serde_json::to_string_pretty(&state)
+            .map_err(|e| Error::Io { path: dir.join(SVI_FILE).display().to_string(), message: e.to_string() })?;
+        std::fs::write(dir.join(SVI_FILE), text).map_err(|e| io(e, SVI_FILE))
+    }
+
+    /// Loads a checkpoint written by [`Svi::save`] into this run (built like the saved one:
+    /// same model, guide type and sizes, elbo and optimizer kind): the guide, the model's
+    /// parameters, the optimizer state and the step count; and restores the calling thread's
+    /// [`noise`](crate::noise) stream, so that the next steps are those the saved run would
+    /// have taken.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `svi.json` is missing (not a checkpoint directory);
+    /// [`Error::Checkpoint`] naming the file that is damaged or does not fit.
+    pub fn load(self, dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let path = dir.join(SVI_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: format!("{e} (not an SVI checkpoint directory: Svi::save writes {SVI_FILE} there)"),
+        })?;
+        let state: SviState = serde_json::from_str(&text)
+            .ok()
+            .filter(|s: &SviState| s.format == SVI_FORMAT)
+            .ok_or_else(|| Error::Checkpoint {
+                path: dir.display().to_string(),
+                field: SVI_FILE.into(),
+                problem: format!("is not an SVI state of format {SVI_FORMAT:?}"),
+                fix: "load a directory written by Svi::save",
+            })?;
+        let guide = self.guide.load_state(&dir.join("guide.bpk"))?;
+        let params = load_module(self.params, &dir.join("params.bpk"))?;
+        let optim = self.optim.load(dir.join("optimizer.bpk")).map_err(|e| Error::Checkpoint {
+            path: dir.display().to_string(),
+            field: "optimizer.bpk".into(),
+            problem: e.to_string(),
+            fix: "load into an Svi with the same optimizer kind, from a directory written by Svi::save",
+        })?;
+        noise::restore(&state.noise)?;
+        Ok(Self { guide, params, optim, steps: state.steps, ..self })
+    }
+}
+
+const SVI_FILE: &str = "svi.json";
+const SVI_FORMAT: &str = "bayesburn-svi-1";
+
+/// `svi.json`: what an SVI checkpoint holds besides the burn records.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SviState {
+    format: String,
+    steps: usize,
+    noise: noise::NoiseState,
 }

@@ -280,6 +280,33 @@ impl Ctx {
         Ok(tensor)
     }
 
+    /// A `deterministic!` site: records `value` under `name` (NumPyro's `deterministic`), so
+    /// that MCMC samples and predictive draws carry it; it adds nothing to the log-density and
+    /// handlers cannot replace its value (it is recomputed from the other sites on every run).
+    /// Returns `value`.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateSite`] if `name` was used before in this run.
+    pub fn deterministic<const D: usize>(&mut self, name: impl AsRef<str>, value: Tensor<D>) -> Result<Tensor<D>> {
+        let name = name.as_ref();
+        self.claim(name)?;
+        let msg = self.message(name, SiteKind::Deterministic, None);
+        if !msg.hidden {
+            self.trace.push(Site {
+                name: name.to_string(),
+                kind: SiteKind::Deterministic,
+                value: Value::from(value.clone()),
+                is_observed: false,
+                log_prob: None,
+                dist: None,
+                scale: 1.0,
+                plates: self.plates.clone(),
+                constraint: Constraint::Real,
+            });
+        }
+        Ok(value)
+    }
+
     /// Enters plate `name` of `size` conditionally independent elements. With
     /// `subsample = Some(b)` a random batch of `b` distinct indices is drawn from [`noise`]
     /// and the log-density of every site inside is scaled by `size / b`.

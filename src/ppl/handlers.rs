@@ -67,7 +67,7 @@ impl Handler {
                 }
             }
             Handler::Substitute(values) => {
-                if !msg.is_observed && msg.value.is_none() {
+                if msg.kind != SiteKind::Deterministic && !msg.is_observed && msg.value.is_none() {
                     if let Some(v) = values.get(msg.name) {
                         msg.value = Some(v.clone());
                     }

@@ -1,4 +1,5 @@
-//! `sample!`, `observe!`, `param!`, `plate!` and `call!` outside a `#[model]` function.
+//! `sample!`, `observe!`, `param!`, `plate!`, `call!`, `random_module!` and
+//! `ppl::deterministic!` outside a `#[model]` function.
 //!
 //! Inside a `#[model]` function the attribute rewrites these invocations into calls on the
 //! function's trace context before they are expanded, so the definitions below only ever
@@ -72,6 +73,23 @@ macro_rules! random_module {
         ::core::compile_error!(
             "`random_module!` can only be used directly inside a `#[model]` function (not outside one, and not \
              inside another macro's arguments); put `#[bayesburn::ppl::model]` on the enclosing function"
+        )
+    };
+}
+
+/// A recorded function of other sites (NumPyro's `deterministic`):
+/// `deterministic!("name", value)` records `value` in the trace under `name` and returns it, so
+/// that [`McmcSamples`](crate::infer::McmcSamples) and [`Predictive`](crate::infer::Predictive)
+/// report it beside the latent sites. Only inside a `#[model]` function, where it is written
+/// `deterministic!` or `ppl::deterministic!`; `bayesburn::deterministic!` (the crate root) is
+/// another macro, the opt-out of `#[derive(Bayesian)]` for modules without random weights.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ppl_deterministic {
+    ($($t:tt)*) => {
+        ::core::compile_error!(
+            "`ppl::deterministic!` can only be used directly inside a `#[model]` function (not outside one, and \
+             not inside another macro's arguments); put `#[bayesburn::ppl::model]` on the enclosing function"
         )
     };
 }

@@ -15,6 +15,9 @@ pub enum SiteKind {
     Sample,
     /// `param!`: a learnable point value.
     Param,
+    /// `deterministic!`: a named function of other sites (NumPyro's `deterministic`), recorded
+    /// so that inference results and predictive draws report it; no log-density.
+    Deterministic,
 }
 
 /// A plate a site was inside: `size` conditionally independent elements of which `batch`
@@ -43,7 +46,7 @@ impl PlateFrame {
 pub struct Site {
     /// Unique name within the run.
     pub name: String,
-    /// `Sample` or `Param`.
+    /// `Sample`, `Param` or `Deterministic`.
     pub kind: SiteKind,
     /// The value (for a sample site: drawn, substituted or observed; for a param site: the
     /// constrained parameter).
@@ -138,7 +141,12 @@ impl Trace {
         self.latent_sites().map(|s| (s.name.clone(), s.value.clone())).collect()
     }
 
-    /// The values of every sample site (latent and observed) and param site.
+    /// The deterministic sites, in execution order.
+    pub fn deterministic_sites(&self) -> impl Iterator<Item = &Site> {
+        self.sites.iter().filter(|s| s.kind == SiteKind::Deterministic)
+    }
+
+    /// The values of every sample site (latent and observed), param site and deterministic site.
     pub fn values(&self) -> Values {
         self.sites.iter().map(|s| (s.name.clone(), s.value.clone())).collect()
     }

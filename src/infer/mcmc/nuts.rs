@@ -26,7 +26,7 @@ use crate::noise;
 pub const MAX_DELTA_H: f64 = 1000.0;
 
 /// What one draw's transition did (Stan's sampler diagnostics).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DrawStats {
     /// Number of doublings of the trajectory that were kept (Stan's `treedepth__`).
     pub tree_depth: usize,

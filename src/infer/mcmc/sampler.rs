@@ -334,8 +334,8 @@ fn run_chain<P: Potential + ?Sized>(potential: &P, config: &NutsConfig, seed: u6
 }
 
 /// What [`Mcmc::run`] returns: the kept draws in the unconstrained space and the sampler's
-/// statistics, per chain.
-#[derive(Debug, Clone)]
+/// statistics, per chain. Serializable (serde), e.g. to checkpoint a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct McmcResult {
     /// Draws `[chain][draw][dim]` (unconstrained coordinates).
     pub draws: Vec<Vec<Vec<f64>>>,
