@@ -92,3 +92,20 @@ fn the_ensemble_learns_the_noise_from_1e_3_to_1_of_the_signal() {
         );
     }
 }
+
+/// Bad recipes of a synthetic set are typed errors naming the field (docs/ERRORS.md D12, D13).
+#[test]
+fn a_bad_synthetic_recipe_is_an_error_naming_the_field() {
+    use bayesburn::data::synthetic::NoisyRegression;
+    use bayesburn::Error;
+    for (recipe, field) in [
+        (NoisyRegression::new(5, 8, 1e-3), "rows"),
+        (NoisyRegression::new(100, 8, 0.0), "noise_fraction"),
+        (NoisyRegression::new(100, 0, 1e-3), "inputs"),
+    ] {
+        let err = recipe.generate().expect_err("an invalid recipe");
+        eprintln!("{err}");
+        assert!(matches!(&err, Error::InvalidParameter { field: f, .. } if *f == field), "{err:?}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
