@@ -17,50 +17,55 @@
 //! `dropout_rates.txt`, `tau_values.txt`) and the flags; the published figures, kept in a table
 //! below, are only printed when the folder's name is one of the papers' datasets.
 //!
-//! Methods (one hidden layer of `n_hidden` ReLU units, inputs and targets standardised):
-//! - `mc-dropout` (Gal & Ghahramani 2016, and the 2018 grid-search re-run): dropout on the
-//!   input and the hidden layer, squared error, weight decay `l^2 (1 - p) / (2 N tau)` from the
-//!   prior length-scale `l = 1e-2`; dropout rate `p` and precision `tau` chosen by the validation
-//!   log-likelihood (first 80 % of the train file trains, last 20 % validates), then retrained
-//!   on the whole training split; test LL by log-sum-exp over `T` stochastic passes.
-//! - `ensemble` (Lakshminarayanan et al. 2017): 5 members with Gaussian heads trained on the
+//! Methods (one hidden ReLU layer, inputs and targets standardised with training statistics):
+//! - `mc-dropout` (Gal & Ghahramani 2016): dropout on the input and the hidden layer, squared
+//!   error, weight decay `l^2 (1 - p) / tau` from the prior length-scale `l = 1e-2`; test LL by
+//!   log-sum-exp over `T` stochastic passes with noise precision `tau`.
+//! - `ensemble` (Lakshminarayanan et al. 2017): 5 members with Gaussian outputs trained on the
 //!   Gaussian NLL, batch 100, uniform-mixture prediction; `--adversarial` adds fast-gradient-sign
 //!   examples (ε = 1 % of each input's range).
-//! - `bbb`: Bayes-by-backprop (Flipout, N(0, 1) prior, full KL) with a learnt homoscedastic
-//!   noise variance.
+//! - `bbb` (Blundell et al. 2015): Bayes-by-backprop, `BayesLinear` with the reparameterization
+//!   estimator, N(0, 1) prior, full KL, a learnt homoscedastic noise variance.
+//!
+//! The protocol (the same for every folder; nothing depends on the dataset's name): each
+//! training split's first 80 % trains and its last 20 % validates. The epoch budget is
+//! `400 (d + 1) max(1, sqrt(n / 1000))` gradient steps for `n` rows and `d` inputs (10 to
+//! 4 000 epochs), checked 20 times on the validation LL;
+//! the search stops after a quarter of the budget without improvement, and the learning rate
+//! decays exponentially to 1e-3 of its start over the budget. MC dropout searches the rates
+//! 0.005, 0.01, 0.05, 0.1 and a precision grid of noise sds from 1e-5 to 1 times the training
+//! target's sd; the ensemble's variance floor is (1e-5 target sd)^2 and its heads start near
+//! the target's variance; BBB's noise starts at the target's variance. 50 hidden units below
+//! 5 000 training rows, else 100. The chosen setting and epoch count are retrained on the whole
+//! training split and scored once on its test split.
 //!
 //! Flags: `--method mc-dropout|ensemble|bbb|all` (default all), `--splits N` (default all),
-//! `--epochs N` (every method; default per method below), `--json` (one JSON line per method,
-//! last), `--seed N`, `--threads N` (splits trained in parallel; default: available cores),
+//! `--epochs N` (replaces the epoch budget), `--json` (one JSON line per method, last),
+//! `--seed N`, `--threads N` (splits trained in parallel; default: available cores),
 //! `--samples T` (MC-dropout test passes, default 10 000), `--adversarial`, `--validate`
-//! (score on the validation part of each training split instead of the test split: use it to
-//! choose settings), and per-method `--mcd-epochs`, `--mcd-lr`, `--mcd-batch`,
-//! `--ens-epochs`, `--ens-lr`, `--bbb-epochs`, `--bbb-lr`.
+//! (score on the validation part of each training split instead of the test split),
+//! `--mcd-lr`, `--mcd-batch`, `--ens-lr`, `--bbb-lr`. Instead of a folder, `--synthetic R`
+//! generates `bayesburn::data::synthetic::NoisyRegression` (`--rows N`, default 20 000,
+//! `--inputs D`, default 12) with noise sd `R` times the signal's, and `--noise-sweep` runs it
+//! at R = 1e-4, 1e-3, 1e-2, 0.1, 1 and prints the learnt noise sd beside the true one.
 //!
-//! Defaults: MC dropout 25 × `n_epochs` (1 000) epochs, batch 128, Adam lr 1e-2, T = 10 000
-//! test passes (1 000 on the validation part); ensemble `n_epochs` (40) epochs, batch 100, Adam
-//! lr 1e-2; BBB 10 × `n_epochs` (400) epochs, batch 100, Adam lr 1e-2, 100 posterior samples.
-//!
-//! The three datasets × 3 methods × 20 splits take about 12 minutes in release on 2 cores (the
-//! measured times are in `docs/PERFORMANCE.md`); the smoke run of `.ci/run` (`--splits 2
-//! --epochs 20`) takes about a second.
+//! Time (dev profile, 2 shared cores): yacht, all methods, 20 splits, about 5 minutes; the
+//! measured times of every dataset are in the book's UCI chapter. The smoke run of `.ci/run`
+//! (`--splits 2 --epochs 20`) takes a few seconds.
 
-mod methods;
+pub mod methods;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use bayesburn::data::synthetic::NoisyRegression;
 use bayesburn::data::uci::{Split, UciDataset};
 use bayesburn::{noise, Error, Result};
 
 use bayesburn_fixtures::cli;
 use bayesburn_fixtures::cli::{Long, Value};
-use methods::{bbb, ensemble, mc_dropout, Method, Settings, SplitScore, BATCH};
-
-/// MC-dropout epochs per `n_epochs.txt` epoch: Gal's `--epochx` (10 in 2016, 100 in the 2018
-/// re-run at learning rate 1e-3; 25 at our 1e-2, chosen on the validation parts).
-const MCD_EPOCHX: usize = 25;
+use methods::{bbb, ensemble, mc_dropout, Method, SplitScore};
 
 /// Published figures for one dataset, printed beside ours. Display only: no setting depends on
 /// the dataset's name.
@@ -73,6 +78,9 @@ struct Published {
     gal_2018: [f64; 2],
     /// Deep-ensemble RMSE, its SE, NLL, its SE (Lakshminarayanan et al. 2017).
     ensemble: [f64; 4],
+    /// Mean-field VI (Graves 2011) RMSE, its SE, LL, its SE, as run by Hernández-Lobato & Adams
+    /// (2015, Tables 1-2) and reprinted by Gal & Ghahramani (2016, Table 1).
+    vi: [f64; 4],
 }
 
 const PUBLISHED: [Published; 3] = [
@@ -81,18 +89,21 @@ const PUBLISHED: [Published; 3] = [
         gal: [2.97, 0.19, -2.46, 0.06],
         gal_2018: [2.90, -2.40],
         ensemble: [3.28, 1.00, 2.41, 0.25],
+        vi: [4.32, 0.29, -2.90, 0.07],
     },
     Published {
         dataset: "concrete",
         gal: [5.23, 0.12, -3.04, 0.02],
         gal_2018: [4.82, -2.93],
         ensemble: [6.03, 0.58, 3.06, 0.18],
+        vi: [7.13, 0.12, -3.39, 0.02],
     },
     Published {
         dataset: "yacht",
         gal: [1.11, 0.09, -1.55, 0.03],
         gal_2018: [0.67, -1.25],
         ensemble: [1.58, 0.48, 1.18, 0.21],
+        vi: [6.89, 0.67, -3.44, 0.16],
     },
 ];
 
@@ -105,7 +116,7 @@ pub struct Args {
     pub method: String,
     /// Use the first `splits` splits (default all).
     pub splits: Option<usize>,
-    /// Epochs for every method (default: per method).
+    /// Epochs for every method, replacing the protocol's budget.
     pub epochs: Option<usize>,
     /// Print one JSON line per method (and no per-split progress).
     pub json: bool,
@@ -119,20 +130,22 @@ pub struct Args {
     pub adversarial: bool,
     /// Score on the validation part of each training split instead of the test split.
     pub validate: bool,
-    /// MC-dropout epochs (default 10 x `n_epochs.txt`).
-    pub mcd_epochs: Option<usize>,
     /// MC-dropout learning rate.
     pub mcd_lr: f64,
     /// MC-dropout batch size.
     pub mcd_batch: usize,
-    /// Ensemble epochs (default `n_epochs.txt`).
-    pub ens_epochs: Option<usize>,
     /// Ensemble learning rate.
     pub ens_lr: f64,
-    /// BBB epochs (default 10 x `n_epochs.txt`).
-    pub bbb_epochs: Option<usize>,
     /// BBB learning rate.
     pub bbb_lr: f64,
+    /// Generate a synthetic set with this noise fraction instead of reading a folder.
+    pub synthetic: Option<f64>,
+    /// Rows of the synthetic set.
+    pub rows: usize,
+    /// Inputs of the synthetic set.
+    pub inputs: usize,
+    /// Run the synthetic set at every noise level of [`SWEEP`].
+    pub noise_sweep: bool,
 }
 
 impl Args {
@@ -149,13 +162,14 @@ impl Args {
             samples: 10_000,
             adversarial: false,
             validate: false,
-            mcd_epochs: None,
             mcd_lr: 1e-2,
             mcd_batch: 128,
-            ens_epochs: None,
             ens_lr: 1e-2,
-            bbb_epochs: None,
             bbb_lr: 1e-2,
+            synthetic: None,
+            rows: 20_000,
+            inputs: 12,
+            noise_sweep: false,
         }
     }
 }
@@ -178,18 +192,19 @@ fn parse_args() -> Args {
             Long("samples") => a.samples = cli.value::<usize>().max(1),
             Long("adversarial") => a.adversarial = true,
             Long("validate") => a.validate = true,
-            Long("mcd-epochs") => a.mcd_epochs = Some(cli.value()),
             Long("mcd-lr") => a.mcd_lr = cli.value(),
             Long("mcd-batch") => a.mcd_batch = cli.value(),
-            Long("ens-epochs") => a.ens_epochs = Some(cli.value()),
             Long("ens-lr") => a.ens_lr = cli.value(),
-            Long("bbb-epochs") => a.bbb_epochs = Some(cli.value()),
+            Long("synthetic") => a.synthetic = Some(cli.value()),
+            Long("rows") => a.rows = cli.value(),
+            Long("inputs") => a.inputs = cli.value(),
+            Long("noise-sweep") => a.noise_sweep = true,
             Long("bbb-lr") => a.bbb_lr = cli.value(),
             Value(folder) if a.folder.is_empty() => a.folder = cli.string(folder),
             _ => usage.fail(arg.unexpected()),
         }
     }
-    if a.folder.is_empty() {
+    if a.folder.is_empty() && a.synthetic.is_none() && !a.noise_sweep {
         usage.fail("the dataset folder is missing (e.g. ../shared/data/uci/yacht)");
     }
     a
@@ -212,19 +227,17 @@ pub struct MethodReport {
     pub ll_mean: f64,
     /// Its standard error over the splits.
     pub ll_se: f64,
+    /// Mean over the splits of the learnt noise sd (original units).
+    pub noise_sd: f64,
+    /// Mean over the splits of the epochs the validation chose.
+    pub epochs: f64,
     /// Wall time of the method over all splits.
     pub seconds: f64,
 }
 
 /// Runs `method` on every split, `threads` splits at a time, each under its own seed (so the
 /// figures do not depend on the number of threads).
-fn run_splits(
-    method: Method,
-    data: &UciDataset,
-    splits: &[Split],
-    args: &Args,
-    s: &Settings,
-) -> Result<Vec<SplitScore>> {
+fn run_splits(method: Method, data: &UciDataset, splits: &[Split], args: &Args) -> Result<Vec<SplitScore>> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<SplitScore>>>> = Mutex::new(vec![None; splits.len()]);
     std::thread::scope(|scope| {
@@ -235,10 +248,13 @@ fn run_splits(
                     break;
                 }
                 let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-                let score = noise::with_seed(seed, || method(data, &splits[i], args, s));
+                let score = noise::with_seed(seed, || method(data, &splits[i], args));
                 if !args.json {
                     if let Ok(sc) = &score {
-                        eprintln!("  split {i:>2}: rmse {:.3} ll {:.3} {}", sc.rmse, sc.ll, sc.note);
+                        eprintln!(
+                            "  split {i:>2}: rmse {:.3} ll {:.3} epochs {} {}",
+                            sc.rmse, sc.ll, sc.epochs, sc.note
+                        );
                     }
                 }
                 results.lock().expect("no panics while holding the lock")[i] = Some(score);
@@ -276,31 +292,15 @@ fn main() {
     }
 }
 
-/// Runs the selected methods on the folder's splits, prints the markdown table and returns one
-/// report per method.
+/// Noise levels of `--noise-sweep` (noise sd over the signal's sd).
+pub const SWEEP: [f64; 5] = [1e-4, 1e-3, 1e-2, 0.1, 1.0];
+
+/// Runs the selected methods on the folder's (or the synthetic set's) splits, prints the
+/// markdown table and returns one report per method (per noise level with `--noise-sweep`).
 ///
 /// # Errors
 /// The loader's typed errors for a malformed folder; an unknown `--method`; a training error.
 pub fn run(args: &Args) -> Result<Vec<MethodReport>> {
-    let data = UciDataset::load(&args.folder)?;
-    let name = data.name();
-    let n_splits = args.splits.unwrap_or(data.splits.len()).min(data.splits.len());
-    let splits: Vec<Split> =
-        data.splits[..n_splits].iter().map(|s| if args.validate { s.validation() } else { s.clone() }).collect();
-    let base_epochs = data.grids.n_epochs.unwrap_or(40);
-    let s = Settings {
-        hidden: data.grids.n_hidden.as_ref().map_or(50, |h| h[0]),
-        dropout_rates: data.grids.dropout_rates.clone().unwrap_or_else(|| vec![0.05]),
-        tau_values: data.grids.tau_values.clone(),
-        mcd_epochs: args.epochs.or(args.mcd_epochs).unwrap_or(MCD_EPOCHX * base_epochs),
-        ens_epochs: args.epochs.or(args.ens_epochs).unwrap_or(base_epochs),
-        bbb_epochs: args.epochs.or(args.bbb_epochs).unwrap_or(10 * base_epochs),
-    };
-    let all: [(&str, &str, Method); 3] = [
-        ("mc-dropout", "MC dropout", mc_dropout),
-        ("ensemble", if args.adversarial { "Deep ensemble (5, adversarial)" } else { "Deep ensemble (5)" }, ensemble),
-        ("bbb", "BBB (Flipout)", bbb),
-    ];
     if !matches!(args.method.as_str(), "all" | "mc-dropout" | "ensemble" | "bbb") {
         return Err(Error::invalid(
             "examples/uci",
@@ -310,15 +310,55 @@ pub fn run(args: &Args) -> Result<Vec<MethodReport>> {
             "pick a method or all",
         ));
     }
+    if args.noise_sweep {
+        let mut reports = Vec::new();
+        println!("| noise sd / signal sd | method | learnt noise sd | ratio | RMSE | epochs |");
+        println!("| --- | --- | --- | --- | --- | --- |");
+        for r in SWEEP {
+            let data = noise::with_seed(args.seed, || NoisyRegression::new(args.rows, args.inputs, r).generate())?;
+            for rep in run_dataset(&data, args, false)? {
+                println!(
+                    "| {r:.0e} | {} | {:.2e} | {:.2} | {:.2e} | {:.0} |",
+                    rep.method,
+                    rep.noise_sd,
+                    rep.noise_sd / r,
+                    rep.rmse_mean,
+                    rep.epochs
+                );
+                reports.push(rep);
+            }
+        }
+        return Ok(reports);
+    }
+    let data = match args.synthetic {
+        Some(r) => noise::with_seed(args.seed, || NoisyRegression::new(args.rows, args.inputs, r).generate())?,
+        None => UciDataset::load(&args.folder)?,
+    };
+    run_dataset(&data, args, true)
+}
+
+/// [`run`] on one dataset; `table` prints the markdown table.
+fn run_dataset(data: &UciDataset, args: &Args, table: bool) -> Result<Vec<MethodReport>> {
+    let name = data.name();
+    let n_splits = args.splits.unwrap_or(data.splits.len()).min(data.splits.len());
+    let splits: Vec<Split> =
+        data.splits[..n_splits].iter().map(|s| if args.validate { s.validation() } else { s.clone() }).collect();
+    let all: [(&str, &str, Method); 3] = [
+        ("mc-dropout", "MC dropout", mc_dropout),
+        ("ensemble", if args.adversarial { "Deep ensemble (5, adversarial)" } else { "Deep ensemble (5)" }, ensemble),
+        ("bbb", "BBB (reparameterization)", bbb),
+    ];
     let published = PUBLISHED.iter().find(|p| p.dataset == name);
     let scored_on = if args.validate { "validation part of each training split" } else { "test split" };
-    println!(
-        "UCI regression: {name} ({} rows, {} features), {n_splits} splits, scored on the {scored_on}",
-        data.n_rows(),
-        data.n_features
-    );
-    println!("| method | RMSE | published RMSE | test LL | published LL | seconds |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    if table {
+        println!(
+            "UCI regression: {name} ({} rows, {} features), {n_splits} splits, scored on the {scored_on}",
+            data.n_rows(),
+            data.n_features
+        );
+        println!("| method | RMSE | published RMSE | test LL | published LL | noise sd | epochs | seconds |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    }
     let mut reports = Vec::new();
     for (key, label, method) in all {
         if args.method != "all" && args.method != key {
@@ -328,10 +368,14 @@ pub fn run(args: &Args) -> Result<Vec<MethodReport>> {
             eprintln!("{label} on {name}:");
         }
         let start = Instant::now();
-        let scores = run_splits(method, &data, &splits, args, &s)?;
+        let scores = run_splits(method, data, &splits, args)?;
         let seconds = start.elapsed().as_secs_f64();
-        let (rmse_mean, rmse_se) = mean_se(&scores.iter().map(|r| r.rmse).collect::<Vec<_>>());
-        let (ll_mean, ll_se) = mean_se(&scores.iter().map(|r| r.ll).collect::<Vec<_>>());
+        let column = |f: fn(&SplitScore) -> f64| scores.iter().map(f).collect::<Vec<_>>();
+        let (rmse_mean, rmse_se) = mean_se(&column(|r| r.rmse));
+        let (ll_mean, ll_se) = mean_se(&column(|r| r.ll));
+        let (noise_sd, _) = mean_se(&column(|r| r.noise_sd));
+        let (epochs, _) = mean_se(&column(|r| r.epochs as f64));
+        let pair = |v: &[f64; 4]| (format!("{:.2} ± {:.2}", v[0], v[1]), format!("{:.2} ± {:.2}", v[2], v[3]));
         let (pub_rmse, pub_ll) = match (key, published) {
             ("mc-dropout", Some(Published { gal: g, gal_2018: r, .. })) => (
                 format!("{:.2} ± {:.2} (2018 grid: {:.2})", g[0], g[1], r[0]),
@@ -340,11 +384,18 @@ pub fn run(args: &Args) -> Result<Vec<MethodReport>> {
             ("ensemble", Some(Published { ensemble: e, .. })) => {
                 (format!("{:.2} ± {:.2}", e[0], e[1]), format!("{:.2} ± {:.2} (NLL {:.2})", -e[2], e[3], e[2]))
             }
+            ("bbb", Some(Published { vi, .. })) => {
+                let (r, l) = pair(vi);
+                (format!("VI {r}"), format!("VI {l}"))
+            }
             _ => ("—".into(), "—".into()),
         };
-        println!(
-            "| {label} | {rmse_mean:.2} ± {rmse_se:.2} | {pub_rmse} | {ll_mean:.2} ± {ll_se:.2} | {pub_ll} | {seconds:.0} |"
-        );
+        if table {
+            println!(
+                "| {label} | {rmse_mean:.2} ± {rmse_se:.2} | {pub_rmse} | {ll_mean:.2} ± {ll_se:.2} | {pub_ll} | \
+                 {noise_sd:.3} | {epochs:.0} | {seconds:.0} |"
+            );
+        }
         reports.push(MethodReport {
             dataset: name.clone(),
             method: key.into(),
@@ -353,25 +404,24 @@ pub fn run(args: &Args) -> Result<Vec<MethodReport>> {
             rmse_se,
             ll_mean,
             ll_se,
+            noise_sd,
+            epochs,
             seconds,
         });
     }
-    println!(
-        "Settings: {} hidden units; MC dropout {} epochs, batch {}, lr {}, p in {:?}, tau in {:?}, T = {}; \
-         ensemble {} epochs, batch {BATCH}, lr {}{}; BBB {} epochs, batch {BATCH}, lr {}; seed {}",
-        s.hidden,
-        s.mcd_epochs,
-        args.mcd_batch,
-        args.mcd_lr,
-        s.dropout_rates,
-        s.tau_values.as_deref().unwrap_or(&[]),
-        args.samples,
-        s.ens_epochs,
-        args.ens_lr,
-        if args.adversarial { ", adversarial (FGSM, 1 % of range)" } else { "" },
-        s.bbb_epochs,
-        args.bbb_lr,
-        args.seed
-    );
+    if table {
+        println!(
+            "Settings by the protocol (examples/uci/methods.rs): MC dropout batch {}, lr {}, T = {}; \
+             ensemble and BBB batch {}, lr {} and {}{}; seed {}",
+            args.mcd_batch,
+            args.mcd_lr,
+            args.samples,
+            methods::BATCH,
+            args.ens_lr,
+            args.bbb_lr,
+            if args.adversarial { ", adversarial (FGSM, 1 % of range)" } else { "" },
+            args.seed
+        );
+    }
     Ok(reports)
 }

@@ -2,14 +2,12 @@
 //! (with its batched grid), the deep ensemble and Bayes-by-backprop, and the networks they train.
 
 use bayesburn::data::uci::{Split, Standardizer, UciDataset};
-use bayesburn::ensemble::Ensemble;
-use bayesburn::layers::{
-    BayesLinear, BayesLinearConfig, Estimator, GaussianHead, GaussianHeadConfig, McDropout, McDropoutConfig,
-};
+use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator, McDropout, McDropoutConfig};
 use bayesburn::objective::{fgsm, fgsm_epsilon};
 use bayesburn::objective::{Elbo, ElboTerms, GaussianNllLossConfig};
+use bayesburn::posterior::softplus;
 use bayesburn::posterior::Prior;
-use bayesburn::train::{fit, FitConfig};
+use bayesburn::train::{fit_with_state, Batch, FitConfig, TrainState};
 use bayesburn::{metrics, noise, Bayesian, Result};
 use burn::module::Param;
 use burn::nn::Linear;
@@ -23,6 +21,8 @@ use super::Args;
 const LENGTH_SCALE: f64 = 1e-2;
 /// Minibatch size of the ensemble (Lakshminarayanan et al. 2017) and of BBB.
 pub const BATCH: usize = 100;
+/// Members of the deep ensemble.
+pub const ENSEMBLE_SIZE: usize = 5;
 /// Floats per Monte-Carlo chunk (hidden activations of `chunk x N x n_hidden`), to bound memory.
 const CHUNK_FLOATS: usize = 1 << 22;
 
@@ -115,24 +115,47 @@ impl DropoutGrid {
     }
 }
 
-/// One deep-ensemble member: one ReLU layer and a Gaussian head (mean and variance).
+/// The deep ensemble's `K` members stacked on a leading axis, trained together on the same
+/// minibatches (each member's gradient is that of its own loss, and Adam scales every parameter
+/// separately, so these are `K` independent trainings from `K` random initialisations): one
+/// ReLU layer and a Gaussian output, mean and variance `softplus(raw) + floor`.
 #[derive(Module, Debug)]
-pub struct GaussianMlp {
-    hidden: Linear,
-    head: GaussianHead,
+pub struct EnsembleGrid {
+    w1: Param<Tensor<3>>,
+    b1: Param<Tensor<3>>,
+    w2: Param<Tensor<3>>,
+    b2: Param<Tensor<3>>,
 }
 
-impl GaussianMlp {
-    fn new(d: usize, hidden: usize, device: &Device) -> Self {
-        GaussianMlp { hidden: glorot(d, hidden, device), head: GaussianHeadConfig::new(hidden, 1).init(device) }
+impl EnsembleGrid {
+    fn new(k: usize, d: usize, hidden: usize, device: &Device) -> Self {
+        let glorot = |i: usize, o: usize| {
+            let a = (6.0 / (i + o) as f64).sqrt();
+            Param::from_tensor(noise::uniform([k, i, o], -a, a, device))
+        };
+        EnsembleGrid {
+            w1: glorot(d, hidden),
+            b1: Param::from_tensor(Tensor::zeros([k, 1, hidden], device)),
+            w2: glorot(hidden, 2),
+            b2: Param::from_tensor(Tensor::zeros([k, 1, 2], device)),
+        }
     }
 
-    fn forward(&self, x: Tensor<3>) -> bayesburn::layers::GaussianOutput {
-        self.head.forward(relu(self.hidden.forward(x)))
+    /// `[B, d] -> ([K, B, 1] means, [K, B, 1] variances)` in standardised target units. The raw
+    /// variance starts near 0, so every member starts at a variance of about `ln 2` times the
+    /// target's variance; the floor is [`MIN_SD_FRACTION`] squared.
+    fn forward(&self, x: Tensor<2>) -> (Tensor<3>, Tensor<3>) {
+        let ([b, d], k) = (x.dims(), self.w1.dims()[0]);
+        let h = relu(x.unsqueeze::<3>().expand([k, b, d]).matmul(self.w1.val()) + self.b1.val());
+        let out = h.matmul(self.w2.val()) + self.b2.val();
+        let mean = out.clone().slice(s![.., .., 0..1]);
+        let var = softplus(out.slice(s![.., .., 1..2])).add_scalar(MIN_SD_FRACTION * MIN_SD_FRACTION);
+        (mean, var)
     }
 }
 
-/// Bayes-by-backprop network with a learnt homoscedastic noise variance (a point estimate).
+/// Bayes-by-backprop network (Blundell et al. 2015: the reparameterization estimator, one
+/// weight sample per step) with a learnt homoscedastic noise variance (a point estimate).
 #[derive(Module, Bayesian, Debug)]
 pub struct BbbMlp {
     hidden: BayesLinear,
@@ -145,9 +168,10 @@ impl BbbMlp {
         let layer = |i, o| {
             BayesLinearConfig::new(i, o)
                 .with_prior(Prior::Normal { loc: 0.0, scale: 1.0 })
-                .with_estimator(Estimator::Flipout)
+                .with_estimator(Estimator::Reparameterization)
                 .init(device)
         };
+        // log variance 0: the noise starts at the (standardised) target's own variance.
         BbbMlp {
             hidden: layer(d, hidden),
             out: layer(hidden, 1),
@@ -166,15 +190,130 @@ impl BbbMlp {
 }
 // ANCHOR_END: models
 
-/// A linear layer with Glorot-uniform weights (Keras' default, as in the reference code) and zero
-/// bias, drawn from the thread's seeded noise source so parallel splits stay reproducible.
-fn glorot(d_in: usize, d_out: usize, device: &Device) -> Linear {
-    let k = (6.0 / (d_in + d_out) as f64).sqrt();
-    Linear {
-        weight: Param::from_tensor(noise::uniform([d_in, d_out], -k, k, device)),
-        bias: Some(Param::from_tensor(Tensor::zeros([d_out], device))),
+// ANCHOR: protocol
+/// Gradient steps of the search per input dimension (plus one): the budget is
+/// `STEPS_PER_INPUT (d + 1) max(1, sqrt(n / SIZE_UNIT))` steps for `n` training rows and `d`
+/// inputs: more parameters to fit need more steps, and more rows support (and need) a finer
+/// fit, which a decaying learning rate reaches only with more steps.
+pub const STEPS_PER_INPUT: usize = 400;
+/// Rows above which the step budget grows as the square root of the rows.
+pub const SIZE_UNIT: usize = 1000;
+/// Fewest and most epochs a budget may have.
+pub const EPOCH_RANGE: (usize, usize) = (10, 4000);
+/// Validation checks per budget (the granularity of the chosen epoch count).
+pub const CHECKS: usize = 20;
+/// The learning rate decays exponentially to this fraction of its start at the end of the budget.
+pub const LR_END_FRACTION: f64 = 1e-3;
+/// Hidden units: 50 below this many training rows, else 100 (Gal's rule for the larger sets).
+pub const LARGE_N: usize = 5000;
+/// The dropout-rate grid (Gal's 2018 grid search).
+pub const DROPOUT_RATES: [f64; 4] = [0.005, 0.01, 0.05, 0.1];
+/// Smallest noise sd any method can express, as a fraction of the training target's sd: the
+/// variance floor of the ensemble's heads, and the low end of MC dropout's tau grid.
+pub const MIN_SD_FRACTION: f64 = 1e-5;
+/// MC-dropout passes per validation check.
+const VALIDATION_PASSES: usize = 200;
+/// Posterior samples of BBB per validation check and for the test predictive.
+const BBB_SAMPLES: usize = 100;
+
+/// The search budget of one split, from its size and dimension only.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Most epochs the search trains.
+    pub max_epochs: usize,
+    /// Epochs between validation checks.
+    pub check_every: usize,
+    /// The search stops when the validation LL has not improved for this many epochs.
+    pub patience: usize,
+}
+
+impl Budget {
+    /// `n` training rows of the search, `d` inputs, minibatches of `batch`; `max_epochs`
+    /// overrides the budget (the `--epochs` flag).
+    pub fn new(n: usize, d: usize, batch: usize, max_epochs: Option<usize>) -> Budget {
+        let batches = n.div_ceil(batch.max(1)).max(1);
+        let size = (n as f64 / SIZE_UNIT as f64).sqrt().max(1.0);
+        let steps = (STEPS_PER_INPUT as f64 * (d + 1) as f64 * size).ceil() as usize;
+        let max_epochs = max_epochs.unwrap_or_else(|| steps.div_ceil(batches).clamp(EPOCH_RANGE.0, EPOCH_RANGE.1));
+        let check_every = (max_epochs / CHECKS).max(1);
+        Budget { max_epochs, check_every, patience: (max_epochs / 4).max(check_every) }
+    }
+
+    /// The learning rate for epochs starting at `epoch`.
+    fn lr(&self, lr: f64, epoch: usize) -> f64 {
+        lr * LR_END_FRACTION.powf(epoch as f64 / self.max_epochs as f64)
     }
 }
+
+/// Hidden units for `n` training rows.
+pub fn hidden_units(n: usize) -> usize {
+    if n < LARGE_N {
+        50
+    } else {
+        100
+    }
+}
+
+/// MC dropout's precision grid in standardised units: noise sds from [`MIN_SD_FRACTION`] to 1
+/// times the target's sd, 4 per decade.
+pub fn tau_grid() -> Vec<f64> {
+    let decades = -MIN_SD_FRACTION.log10();
+    let steps = (4.0 * decades).round() as usize;
+    (0..=steps).map(|i| 10f64.powf(2.0 * decades * i as f64 / steps as f64)).collect()
+}
+
+/// MC dropout's chosen (dropout rate, precision tau).
+type DropoutChoice = (f64, f64);
+
+/// The best validation check of a search: epochs trained, its validation LL and what was chosen.
+struct Best<T> {
+    epochs: usize,
+    ll: f64,
+    choice: T,
+}
+
+/// Trains `model` for up to `epochs` epochs in chunks of `budget.check_every` (one Adam state
+/// and one minibatch order throughout, the learning rate decayed per chunk), calling `score`
+/// after each chunk; stops once `score` has not improved for `budget.patience` epochs. `score`
+/// returning `None` (the final retraining) never stops it.
+#[allow(clippy::too_many_arguments)]
+fn train_chunks<M, T, F, S>(
+    mut model: M,
+    n: usize,
+    batch: usize,
+    lr: f64,
+    budget: &Budget,
+    epochs: usize,
+    mut step: F,
+    mut score: S,
+) -> Result<(M, Option<Best<T>>)>
+where
+    M: Module,
+    F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+    S: FnMut(&M) -> Result<Option<(f64, T)>>,
+{
+    let mut optim = AdamConfig::new().init();
+    let mut state = TrainState::default();
+    let mut best: Option<Best<T>> = None;
+    let mut done = 0;
+    while done < epochs {
+        let next = (done + budget.check_every).min(epochs);
+        let config = FitConfig::new(next, batch, budget.lr(lr, done)).with_progress(false);
+        model = fit_with_state(model, &mut optim, n, &config, &mut state, &mut step)?.0;
+        done = next;
+        if let Some((ll, choice)) = score(&model)? {
+            if best.as_ref().is_none_or(|b| ll > b.ll) {
+                best = Some(Best { epochs: done, ll, choice });
+            }
+            if best.as_ref().is_some_and(|b| done - b.epochs >= budget.patience) {
+                break;
+            }
+        }
+    }
+    Ok((model, best))
+}
+
+// ANCHOR_END: protocol
 
 /// One split's data, standardised with its training statistics.
 struct Prepared {
@@ -184,6 +323,8 @@ struct Prepared {
     x_test: Vec<f64>,
     /// Test targets in original units.
     y_test: Vec<f64>,
+    /// Test targets standardised.
+    y_test_z: Vec<f64>,
     y_scale: Standardizer,
 }
 
@@ -198,6 +339,7 @@ impl Prepared {
             x_train: x_scale.apply(&x_train),
             y_train: y_scale.apply(&y_train),
             x_test: x_scale.apply(&x_test),
+            y_test_z: y_scale.apply(&y_test),
             y_test,
             y_scale,
         })
@@ -218,6 +360,12 @@ impl Prepared {
     fn y_std(&self) -> f64 {
         self.y_scale.std[0]
     }
+
+    /// Test RMSE (original units) of standardised predictive means `[N]`.
+    fn rmse(&self, mean_z: Tensor<1>) -> Result<f64> {
+        let device = mean_z.device();
+        metrics::rmse(mean_z.mul_scalar(self.y_std()).add_scalar(self.y_mean()), vector(&self.y_test, &device))
+    }
 }
 
 fn matrix(values: &[f64], cols: usize, device: &Device) -> Tensor<2> {
@@ -230,186 +378,241 @@ fn vector(values: &[f64], device: &Device) -> Tensor<1> {
     Tensor::<1>::from_floats(v.as_slice(), device)
 }
 
-/// What one split gives: test RMSE and LL (original units) and the chosen setting.
+/// What one split gives: test RMSE and LL (original units), the learnt noise sd (original
+/// units) and the chosen settings.
 #[derive(Debug, Clone)]
 pub struct SplitScore {
     pub rmse: f64,
     pub ll: f64,
+    pub noise_sd: f64,
+    pub epochs: usize,
     pub note: String,
 }
 
-/// Settings shared by the methods, resolved from the flags and the dataset's files.
-pub struct Settings {
-    pub hidden: usize,
-    pub dropout_rates: Vec<f64>,
-    pub tau_values: Option<Vec<f64>>,
-    pub mcd_epochs: usize,
-    pub ens_epochs: usize,
-    pub bbb_epochs: usize,
-}
-
 // ANCHOR: mc_dropout
-/// Gal's weight decay for dropout rate `p` and precision `tau`. Gal (2016), eq. 3.16 / `net.py`:
-/// the objective `mean_b (y - f)^2 + reg |W|^2` with `reg = l^2 (1 - p) / (2 N tau)`. The data
-/// term here is `N mean_b (y - f)^2` (the ELBO's scaling), so the same optimum needs
-/// `N reg |W|^2 = (decay / 2) |W|^2` with `decay = l^2 (1 - p) / tau`.
+/// Gal's weight decay for dropout rate `p` and precision `tau` (standardised units). Gal (2016),
+/// eq. 3.16 / `net.py`: the objective `mean_b (y - f)^2 + reg |W|^2` with
+/// `reg = l^2 (1 - p) / (2 N tau)`. The data term here is `N mean_b (y - f)^2` (the ELBO's
+/// scaling), so the same optimum needs `(decay / 2) |W|^2` with `decay = l^2 (1 - p) / tau`.
 fn weight_decay(p: f64, tau: f64) -> f64 {
     LENGTH_SCALE.powi(2) * (1.0 - p) / tau
 }
 
-/// Trains one [`DropoutGrid`] copy per dropout rate on squared error plus weight decay.
+/// The precision whose weight decay the search trains under (noise sd 10 % of the target's):
+/// the decay is 1e-6 of the data term, so the choice barely matters; the final model uses the
+/// chosen tau's.
+const SEARCH_TAU: f64 = 100.0;
+
+/// `T` stochastic passes over the inputs `x`, batched along the sample axis in chunks, in
+/// standardised units: `[T, N]`.
+fn dropout_samples(model: &DropoutMlp, d: usize, x: &[f64], samples: usize, hidden: usize) -> Tensor<2> {
+    let device = Device::flex();
+    let n = x.len() / d;
+    let x = matrix(x, d, &device).unsqueeze::<3>();
+    let chunk = (CHUNK_FLOATS / (n * (d + hidden)).max(1)).clamp(1, samples);
+    let mut parts = Vec::new();
+    let mut done = 0;
+    while done < samples {
+        let c = chunk.min(samples - done);
+        parts.push(model.forward(x.clone().expand([c, n, d])).reshape([c, n]));
+        done += c;
+    }
+    Tensor::cat(parts, 0)
+}
+
+/// Trains one [`DropoutGrid`] copy per dropout rate on squared error plus weight decay for
+/// `epochs` epochs; with `validation` (standardised inputs and targets) stops early and returns
+/// the best check's (epochs, validation LL, (p, tau)).
 fn train_dropout(
     prep: &Prepared,
     rates: &[f64],
     tau: f64,
+    budget: &Budget,
     epochs: usize,
     args: &Args,
-    hidden: usize,
-) -> Result<Vec<DropoutMlp>> {
+    validation: Option<(&[f64], &[f64])>,
+) -> Result<(Vec<DropoutMlp>, Option<Best<DropoutChoice>>)> {
     let device = Device::flex().autodiff();
-    let n = prep.n_train();
+    let (n, hidden) = (prep.n_train(), hidden_units(prep.n_train()));
     let (x, y) = (matrix(&prep.x_train, prep.d, &device), matrix(&prep.y_train, 1, &device));
     let decay: Vec<f64> = rates.iter().map(|&p| weight_decay(p, tau)).collect();
-    let config = FitConfig::new(epochs, args.mcd_batch, args.mcd_lr).with_progress(false);
-    let grid = DropoutGrid::new(rates.len(), prep.d, hidden, &device);
-    let (grid, _) = fit(grid, &mut AdamConfig::new().init(), n, &config, |m, b| {
+    let taus = tau_grid();
+    let step = |m: &DropoutGrid, b: &Batch| {
         let pred = m.forward(b.select(x.clone()), rates);
         let scale = n as f64 / b.len() as f64;
         let data = (pred - b.select(y.clone()).unsqueeze::<3>()).powi_scalar(2).sum().mul_scalar(scale);
         let loss = data.clone() + m.penalty(&decay);
         Ok(ElboTerms { loss, nll: data, kl: Tensor::zeros([1], &x.device()), beta: 0.0 })
-    })?;
-    let grid = grid.valid();
-    Ok(rates.iter().enumerate().map(|(i, &p)| grid.member(i, p)).collect())
-}
-
-/// `T` stochastic passes over the inputs `x`, batched along the sample axis in chunks, in
-/// original units: `[T, N]`.
-fn dropout_samples(model: &DropoutMlp, prep: &Prepared, x: &[f64], samples: usize, hidden: usize) -> Tensor<2> {
-    let device = Device::flex();
-    let n = x.len() / prep.d;
-    let x = matrix(x, prep.d, &device).unsqueeze::<3>();
-    let chunk = (CHUNK_FLOATS / (n * (prep.d + hidden)).max(1)).clamp(1, samples);
-    let mut parts = Vec::new();
-    let mut done = 0;
-    while done < samples {
-        let c = chunk.min(samples - done);
-        parts.push(model.forward(x.clone().expand([c, n, prep.d])).reshape([c, n]));
-        done += c;
-    }
-    Tensor::cat(parts, 0).mul_scalar(prep.y_std()).add_scalar(prep.y_mean())
-}
-
-/// Grid search over (p, tau) on the validation part, retraining, test scores.
-pub fn mc_dropout(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> Result<SplitScore> {
-    let device = Device::flex();
-    let full = Prepared::new(data, split)?;
-    // Without a tau grid in the folder, use the precision of a noise sd of 10 % of the target sd.
-    let taus = s.tau_values.clone().unwrap_or_else(|| vec![1.0 / (0.1 * full.y_std()).powi(2)]);
-    let (mut best_p, mut best_tau) = (s.dropout_rates[0], taus[0]);
-    if s.dropout_rates.len() * taus.len() > 1 {
-        let inner = Prepared::new(data, &split.validation())?;
-        let y_val = vector(&inner.y_test, &device);
-        let mut best_ll = f64::NEG_INFINITY;
-        // tau enters training only through the weight decay l^2 (1 - p) / tau, about 1e-3 of
-        // the data term here; so one model per p (decay from the middle tau), scored under every
-        // tau, instead of one per (p, tau). The final model uses the chosen tau's decay.
-        let middle_tau = taus[taus.len() / 2];
-        let models = train_dropout(&inner, &s.dropout_rates, middle_tau, s.mcd_epochs, args, s.hidden)?;
-        for (model, &p) in models.iter().zip(&s.dropout_rates) {
-            let samples = dropout_samples(model, &inner, &inner.x_test, 1000.min(args.samples), s.hidden);
-            for &tau in &taus {
-                let ll = metrics::mc_log_likelihood(samples.clone(), y_val.clone(), tau)?;
-                if ll > best_ll {
-                    (best_ll, best_p, best_tau) = (ll, p, tau);
+    };
+    let score = |m: &DropoutGrid| -> Result<Option<(f64, (f64, f64))>> {
+        let Some((x_val, y_val)) = validation else { return Ok(None) };
+        let grid = m.valid();
+        let y_val = vector(y_val, &Device::flex());
+        let mut best = (f64::NEG_INFINITY, (rates[0], taus[0]));
+        for (i, &p) in rates.iter().enumerate() {
+            let samples = dropout_samples(&grid.member(i, p), prep.d, x_val, VALIDATION_PASSES, hidden);
+            for &t in &taus {
+                let ll = metrics::mc_log_likelihood(samples.clone(), y_val.clone(), t)?;
+                if ll > best.0 {
+                    best = (ll, (p, t));
                 }
             }
         }
-    }
-    let model = train_dropout(&full, &[best_p], best_tau, s.mcd_epochs, args, s.hidden)?.remove(0);
-    let samples = dropout_samples(&model, &full, &full.x_test, args.samples, s.hidden);
-    let y = vector(&full.y_test, &device);
-    let ll = metrics::mc_log_likelihood(samples.clone(), y.clone(), best_tau)?;
-    let rmse = metrics::rmse(samples.mean_dim(0).reshape([full.n_test()]), y)?;
-    Ok(SplitScore { rmse, ll, note: format!("p {best_p} tau {best_tau}") })
+        Ok(Some(best))
+    };
+    let grid = DropoutGrid::new(rates.len(), prep.d, hidden, &device);
+    let (grid, best) = train_chunks(grid, n, args.mcd_batch, args.mcd_lr, budget, epochs, step, score)?;
+    let grid = grid.valid();
+    Ok((rates.iter().enumerate().map(|(i, &p)| grid.member(i, p)).collect(), best))
+}
+
+/// The protocol's search on the validation part chooses (p, tau, epochs) by validation LL;
+/// the chosen setting is retrained on the whole training split; test scores.
+pub fn mc_dropout(data: &UciDataset, split: &Split, args: &Args) -> Result<SplitScore> {
+    let device = Device::flex();
+    let full = Prepared::new(data, split)?;
+    let inner = Prepared::new(data, &split.validation())?;
+    let budget = Budget::new(inner.n_train(), inner.d, args.mcd_batch, args.epochs);
+    let validation = Some((inner.x_test.as_slice(), inner.y_test_z.as_slice()));
+    let (_, best) = train_dropout(&inner, &DROPOUT_RATES, SEARCH_TAU, &budget, budget.max_epochs, args, validation)?;
+    let best = best.expect("the search checks at least once");
+    let (p, tau) = best.choice;
+    let model = train_dropout(&full, &[p], tau, &budget, best.epochs, args, None)?.0.remove(0);
+    let samples = dropout_samples(&model, full.d, &full.x_test, args.samples, hidden_units(full.n_train()));
+    let ll = metrics::mc_log_likelihood(samples.clone(), vector(&full.y_test_z, &device), tau)? - full.y_std().ln();
+    let rmse = full.rmse(samples.mean_dim(0).reshape([full.n_test()]))?;
+    let noise_sd = full.y_std() / tau.sqrt();
+    Ok(SplitScore { rmse, ll, noise_sd, epochs: best.epochs, note: format!("p {p} noise sd {noise_sd:.4}") })
 }
 // ANCHOR_END: mc_dropout
 
 // ANCHOR: ensemble
-/// Five Gaussian-head members on the NLL (optionally with FGSM examples), mixture prediction.
-pub fn ensemble(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> Result<SplitScore> {
-    let prep = Prepared::new(data, split)?;
+/// Trains the ensemble's stacked members on the Gaussian NLL (optionally with FGSM examples)
+/// for `epochs` epochs; with `validation` stops early on the mixture's validation LL.
+fn train_ensemble(
+    prep: &Prepared,
+    budget: &Budget,
+    epochs: usize,
+    args: &Args,
+    validation: Option<(&[f64], &[f64])>,
+) -> Result<(EnsembleGrid, Option<Best<()>>)> {
     let device = Device::flex().autodiff();
     let n = prep.n_train();
     let (x, y) = (matrix(&prep.x_train, prep.d, &device), matrix(&prep.y_train, 1, &device));
     let epsilon = fgsm_epsilon(&x, 0.01)?;
     let nll = GaussianNllLossConfig::new().init();
     let elbo = Elbo::new(n)?;
-    let config = FitConfig::new(s.ens_epochs, BATCH, args.ens_lr).with_progress(false);
-    let members = Ensemble::init(5, |_| GaussianMlp::new(prep.d, s.hidden, &device))?;
-    let (members, _) = members.fit(
-        || AdamConfig::new().init(),
-        n,
-        &config,
-        |m, b| {
-            let (xb, yb) = (b.select(x.clone()), b.select(y.clone()));
-            let loss_at = |input: Tensor<2>| {
-                let out = m.forward(input.unsqueeze());
-                nll.forward_no_reduction(out.mean, out.var, yb.clone())
-            };
-            let mut per_example = loss_at(xb.clone());
-            if args.adversarial {
-                // Lakshminarayanan et al. (2017), section 2.3: train on l(x) + l(x + eps sign grad).
-                let adversarial = fgsm(xb, epsilon.clone(), |probe| loss_at(probe).sum())?;
-                per_example = per_example + loss_at(adversarial);
-            }
-            elbo.loss(per_example, None, b.step)
-        },
-    )?;
-    let x_test = matrix(&prep.x_test, prep.d, &Device::flex()).unsqueeze::<3>();
-    let out = members.valid().predict_with(|m| m.forward(x_test.clone()))?;
-    let (m, t) = (members.len(), prep.n_test());
-    let (means, vars) = (out.mean.reshape([m, t]), out.var.reshape([m, t]));
-    let y_std = prep.y_scale.apply(&prep.y_test);
+    let step = |m: &EnsembleGrid, b: &Batch| {
+        let yb = b.select(y.clone());
+        let loss_at = |input: Tensor<2>| {
+            let (mean, var) = m.forward(input);
+            nll.forward_no_reduction(mean, var, yb.clone())
+        };
+        let xb = b.select(x.clone());
+        let mut per_example = loss_at(xb.clone());
+        if args.adversarial {
+            // Lakshminarayanan et al. (2017), section 2.3: train on l(x) + l(x + eps sign grad).
+            let adversarial = fgsm(xb, epsilon.clone(), |probe| loss_at(probe).sum())?;
+            per_example = per_example + loss_at(adversarial);
+        }
+        elbo.loss(per_example, None, b.step)
+    };
+    let score = |m: &EnsembleGrid| -> Result<Option<(f64, ())>> {
+        let Some((x_val, y_val)) = validation else { return Ok(None) };
+        let device = Device::flex();
+        let (means, vars) = m.valid().forward(matrix(x_val, prep.d, &device));
+        let [k, t, _] = means.dims();
+        let ll = metrics::mc_log_likelihood_with_variances(
+            means.reshape([k, t]),
+            vector(y_val, &device),
+            vars.reshape([k, t]),
+        )?;
+        Ok(Some((ll, ())))
+    };
+    let grid = EnsembleGrid::new(ENSEMBLE_SIZE, prep.d, hidden_units(n), &device);
+    let (grid, best) = train_chunks(grid, n, BATCH, args.ens_lr, budget, epochs, step, score)?;
+    Ok((grid.valid(), best))
+}
+
+/// Five Gaussian members, epochs by the validation part's mixture LL, retrained on the whole
+/// training split; mixture prediction.
+pub fn ensemble(data: &UciDataset, split: &Split, args: &Args) -> Result<SplitScore> {
+    let full = Prepared::new(data, split)?;
+    let inner = Prepared::new(data, &split.validation())?;
+    let budget = Budget::new(inner.n_train(), inner.d, BATCH, args.epochs);
+    let validation = Some((inner.x_test.as_slice(), inner.y_test_z.as_slice()));
+    let best = train_ensemble(&inner, &budget, budget.max_epochs, args, validation)?.1.expect("checked once");
+    let members = train_ensemble(&full, &budget, best.epochs, args, None)?.0;
     let device = Device::flex();
+    let (means, vars) = members.forward(matrix(&full.x_test, full.d, &device));
+    let (k, t) = (ENSEMBLE_SIZE, full.n_test());
+    let (means, vars) = (means.reshape([k, t]), vars.reshape([k, t]));
     // The mixture density of standardised targets; de-standardising y = mean + std z multiplies
     // the density by 1 / std (the log-Jacobian), so the LL in original units is ll_z - ln std.
-    let ll =
-        metrics::mc_log_likelihood_with_variances(means.clone(), vector(&y_std, &device), vars)? - prep.y_std().ln();
-    let mixture_mean = means.mean_dim(0).reshape([t]).mul_scalar(prep.y_std()).add_scalar(prep.y_mean());
-    let rmse = metrics::rmse(mixture_mean, vector(&prep.y_test, &device))?;
-    Ok(SplitScore { rmse, ll, note: String::new() })
+    let ll = metrics::mc_log_likelihood_with_variances(means.clone(), vector(&full.y_test_z, &device), vars.clone())?
+        - full.y_std().ln();
+    let rmse = full.rmse(means.mean_dim(0).reshape([t]))?;
+    // The learnt aleatoric sd: root of the members' mean variance, averaged over test points.
+    let noise_sd = vars.mean().into_scalar::<f32>().sqrt() as f64 * full.y_std();
+    Ok(SplitScore { rmse, ll, noise_sd, epochs: best.epochs, note: format!("noise sd {noise_sd:.4}") })
 }
 // ANCHOR_END: ensemble
 
 // ANCHOR: bbb
-/// Bayes-by-backprop with the full KL (beta = 1) and a learnt noise variance.
-pub fn bbb(data: &UciDataset, split: &Split, args: &Args, s: &Settings) -> Result<SplitScore> {
-    let prep = Prepared::new(data, split)?;
+/// Trains BBB (full KL, beta = 1) for `epochs` epochs; with `validation` stops early on the
+/// validation LL.
+fn train_bbb(
+    prep: &Prepared,
+    budget: &Budget,
+    epochs: usize,
+    args: &Args,
+    validation: Option<(&[f64], &[f64])>,
+) -> Result<(BbbMlp, Option<Best<()>>)> {
     let device = Device::flex().autodiff();
     let n = prep.n_train();
     let (x, y) = (matrix(&prep.x_train, prep.d, &device), matrix(&prep.y_train, 1, &device));
     let nll = GaussianNllLossConfig::new().init();
     let elbo = Elbo::new(n)?;
-    let config = FitConfig::new(s.bbb_epochs, BATCH, args.bbb_lr).with_progress(false);
-    let (model, _) = fit(BbbMlp::new(prep.d, s.hidden, &device), &mut AdamConfig::new().init(), n, &config, |m, b| {
+    let step = |m: &BbbMlp, b: &Batch| {
         let mean = m.forward(b.select(x.clone()).unsqueeze());
         let var = m.noise_var().reshape([1, 1, 1]).expand(mean.dims());
         elbo.loss(nll.forward_no_reduction(mean, var, b.select(y.clone())), m.kl(), b.step)
-    })?;
-    let model = model.valid();
-    let t = prep.n_test();
-    let x_test = matrix(&prep.x_test, prep.d, &Device::flex()).unsqueeze::<3>();
-    let samples = model.forward(x_test.expand([100, t, prep.d])).reshape([100, t]);
+    };
+    let score = |m: &BbbMlp| -> Result<Option<(f64, ())>> {
+        let Some((x_val, y_val)) = validation else { return Ok(None) };
+        let device = Device::flex();
+        Ok(Some((bbb_ll(&m.valid(), prep.d, x_val, vector(y_val, &device))?.0, ())))
+    };
+    let model = BbbMlp::new(prep.d, hidden_units(n), &device);
+    let (model, best) = train_chunks(model, n, BATCH, args.bbb_lr, budget, epochs, step, score)?;
+    Ok((model.valid(), best))
+}
+
+/// BBB's predictive LL of standardised targets `y` at inputs `x`, with the sampled means `[S, N]`.
+fn bbb_ll(model: &BbbMlp, d: usize, x: &[f64], y: Tensor<1>) -> Result<(f64, Tensor<2>)> {
+    let n = x.len() / d;
+    let x = matrix(x, d, &Device::flex()).unsqueeze::<3>();
+    let samples = model.forward(x.expand([BBB_SAMPLES, n, d])).reshape([BBB_SAMPLES, n]);
     let noise_var = model.noise_var().into_scalar::<f32>() as f64;
-    let y_z = prep.y_scale.apply(&prep.y_test);
+    Ok((metrics::mc_log_likelihood(samples.clone(), y, 1.0 / noise_var)?, samples))
+}
+
+/// Bayes-by-backprop, epochs by the validation LL, retrained on the whole training split.
+pub fn bbb(data: &UciDataset, split: &Split, args: &Args) -> Result<SplitScore> {
+    let full = Prepared::new(data, split)?;
+    let inner = Prepared::new(data, &split.validation())?;
+    let budget = Budget::new(inner.n_train(), inner.d, BATCH, args.epochs);
+    let validation = Some((inner.x_test.as_slice(), inner.y_test_z.as_slice()));
+    let best = train_bbb(&inner, &budget, budget.max_epochs, args, validation)?.1.expect("checked once");
+    let model = train_bbb(&full, &budget, best.epochs, args, None)?.0;
     let device = Device::flex();
     // As for the ensemble: LL of standardised targets minus the log-Jacobian ln std.
-    let ll = metrics::mc_log_likelihood(samples.clone(), vector(&y_z, &device), 1.0 / noise_var)? - prep.y_std().ln();
-    let mean = samples.mean_dim(0).reshape([t]).mul_scalar(prep.y_std()).add_scalar(prep.y_mean());
-    let rmse = metrics::rmse(mean, vector(&prep.y_test, &device))?;
-    Ok(SplitScore { rmse, ll, note: format!("noise sd {:.3}", noise_var.sqrt() * prep.y_std()) })
+    let (ll, samples) = bbb_ll(&model, full.d, &full.x_test, vector(&full.y_test_z, &device))?;
+    let ll = ll - full.y_std().ln();
+    let rmse = full.rmse(samples.mean_dim(0).reshape([full.n_test()]))?;
+    let noise_sd = (model.noise_var().into_scalar::<f32>() as f64).sqrt() * full.y_std();
+    Ok(SplitScore { rmse, ll, noise_sd, epochs: best.epochs, note: format!("noise sd {noise_sd:.4}") })
 }
 // ANCHOR_END: bbb
 
-pub type Method = fn(&UciDataset, &Split, &Args, &Settings) -> Result<SplitScore>;
+pub type Method = fn(&UciDataset, &Split, &Args) -> Result<SplitScore>;
