@@ -2,9 +2,9 @@
 
 use burn::prelude::*;
 
+use super::composed;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 use super::extension::{self as kernels};
-use crate::posterior::{kl_normal_normal_sum, sigma_of_rho};
 
 /// `mu + softplus(rho) * eps`, one autodiff node.
 ///
@@ -23,7 +23,7 @@ pub fn rsample<const D: usize, const D1: usize>(mu: Tensor<D>, rho: Tensor<D>, e
             eps.into_dispatch(),
         ));
     }
-    mu.unsqueeze::<D1>() + sigma_of_rho(rho).unsqueeze::<D1>() * eps
+    composed::rsample(mu, rho, eps)
 }
 
 /// `softplus(rho) * eps`, one autodiff node (Flipout's weight perturbation).
@@ -42,11 +42,12 @@ pub fn scaled_noise<const D: usize, const D1: usize>(rho: Tensor<D>, eps: Tensor
             eps.into_dispatch(),
         ));
     }
-    sigma_of_rho(rho).unsqueeze::<D1>() * eps
+    composed::scaled_noise(rho, eps)
 }
 
 /// `sum KL(N(mu, softplus(rho)^2) || N(loc, scale^2))` over all elements, shape `[1]`, one
-/// autodiff node. Equals [`kl_normal_normal_sum`]`(mu, sigma_of_rho(rho), None, loc, scale)`.
+/// autodiff node. Equals
+/// [`kl_normal_normal_sum`](crate::posterior::kl_normal_normal_sum)`(mu, sigma_of_rho(rho), None, loc, scale)`.
 pub fn kl_normal_sum<const D: usize>(mu: Tensor<D>, rho: Tensor<D>, loc: f64, scale: f64) -> Tensor<1> {
     #[cfg(any(feature = "flex", feature = "ndarray"))]
     if kernels::available(&mu.device()) {
@@ -59,5 +60,5 @@ pub fn kl_normal_sum<const D: usize>(mu: Tensor<D>, rho: Tensor<D>, loc: f64, sc
             scale,
         ));
     }
-    kl_normal_normal_sum(mu, sigma_of_rho(rho), None, loc, scale)
+    composed::kl_normal_sum(mu, rho, loc, scale)
 }

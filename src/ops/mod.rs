@@ -15,7 +15,8 @@
 //!
 //! They are burn backend extensions (`#[backend_extension]`) for the `flex` and `ndarray`
 //! backends and their autodiff decorators. On any other device (CUDA) the same functions fall
-//! back to the composed tensor operations, so every backend computes the same function.
+//! back to the composed tensor operations of [`composed`], so every backend computes the same
+//! function.
 //! `tests/it/fused.rs` checks values and gradients of the kernels and of the composed forms
 //! against the f64 references [`softplus_f64`](crate::posterior::softplus_f64) and
 //! [`kl_normal_f64`](crate::distributions::kl_normal_f64).
@@ -28,6 +29,7 @@
 //! | --- | --- |
 //! | `gaussian.rs` | the public Gaussian-weight ops: [`rsample`], [`scaled_noise`], [`kl_normal_sum`] |
 //! | `predict.rs` | prediction ops without autodiff: [`linear`] (SGEMM + bias + ReLU), inverted dropout |
+//! | `composed.rs` | [`composed`]: the same operations as burn tensor operations (what CUDA runs) |
 //! | `routing.rs` | which devices run the extension ([`fused_on`]) |
 //! | `extension.rs` | the burn backend extension trait and its composed fallbacks (any device) |
 //! | `flex.rs` | the `flex` implementation: host loops of the `bayesburn-cpu` crate |
@@ -35,6 +37,7 @@
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod autodiff;
+pub mod composed;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod extension;
 #[cfg(feature = "flex")]

@@ -33,16 +33,7 @@ pub fn linear(x: Tensor<3>, w: Tensor<3>, b: Option<Tensor<2>>, relu: bool) -> T
         }
         b => b,
     };
-    let out = x.matmul(w);
-    let out = match b {
-        Some(b) => out + b.unsqueeze_dim::<3>(1),
-        None => out,
-    };
-    if relu {
-        burn::tensor::activation::relu(out)
-    } else {
-        out
-    }
+    super::composed::linear(x, w, b, relu)
 }
 
 /// Inverted dropout: each element of `x` kept and multiplied by `scale` when its draw from the
@@ -63,6 +54,5 @@ pub(crate) fn dropout<const D: usize>(x: Tensor<D>, seed: u64, threshold: u64, s
             scale,
         ));
     }
-    let (dims, device) = (x.dims(), x.device());
-    x * crate::noise::dropout_mask(dims, seed, threshold, scale, &device)
+    super::composed::masked(x, seed, threshold, scale)
 }

@@ -5,25 +5,14 @@
 //! - The gradients of the ELBO with respect to mu and rho (through the reparameterized weight
 //!   sample and the closed-form KL) match central finite differences.
 
-use std::sync::OnceLock;
-
 use bayesburn::layers::{BayesLinear, BayesLinearConfig};
 use bayesburn::objective::{gaussian_nll, Elbo, KlSchedule};
 use bayesburn::posterior::{MeanField, Prior};
 use bayesburn::{noise, Bayesian, Error};
 use burn::prelude::*;
-use burn::tensor::FloatDType;
 
 fn device() -> Device {
-    static DEVICE: OnceLock<Device> = OnceLock::new();
-    DEVICE
-        .get_or_init(|| {
-            let mut d = Device::flex();
-            // The first test in this process configures f64; later calls find it configured.
-            let _ = d.configure(FloatDType::F64);
-            d
-        })
-        .clone()
+    crate::support::plain()
 }
 
 fn scalar(t: Tensor<1>) -> f64 {

@@ -70,8 +70,7 @@ fn u_and_grad_match_the_hand_computed_density() {
 
 #[test]
 fn a_plain_device_or_a_discrete_latent_is_an_error() {
-    let plain = Device::flex();
-    let _ = device();
+    let plain = crate::support::plain();
     let err = ModelPotential::new(move |ctx: &mut Ctx| two_constraints(ctx, plain.clone())).unwrap_err();
     assert!(matches!(err, Error::Model { ref site, .. } if site == "sigma"), "{err}");
     let d = device();

@@ -72,7 +72,7 @@ fn fingerprint(layer: &BayesLinear, x: &Tensor<3>) -> [Vec<u32>; 3] {
 
 #[test]
 fn each_estimator_and_its_mode_survive_save_and_load() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let x = input(3, 4, 5, &device);
     let prior = Prior::Normal { loc: 0.1, scale: 0.37 };
     for (i, estimator) in
@@ -94,7 +94,7 @@ fn each_estimator_and_its_mode_survive_save_and_load() {
 
 #[test]
 fn a_scale_mixture_prior_survives_with_its_values() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let x = input(2, 3, 4, &device);
     let dir = TempDir::new("mixture");
     let prior = Prior::ScaleMixture { pi: 0.25, sigma1: 1.5, sigma2: 0.0025 };
@@ -109,7 +109,7 @@ fn a_scale_mixture_prior_survives_with_its_values() {
 
 #[test]
 fn a_moped_layer_survives_with_its_data_dependent_posterior_and_prior() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let x = input(2, 3, 4, &device);
     let dir = TempDir::new("moped");
     let trained: Linear = LinearConfig::new(4, 3).init(&device);
@@ -125,7 +125,7 @@ fn a_moped_layer_survives_with_its_data_dependent_posterior_and_prior() {
 
 #[test]
 fn a_convolution_survives_with_its_geometry() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let dir = TempDir::new("conv");
     let config = BayesConv2dConfig::new([2, 3], [3, 3])
         .with_stride([2, 1])
@@ -215,7 +215,7 @@ fn net_outputs(net: &Net, x: &Tensor<3>) -> Vec<Vec<u32>> {
 
 #[test]
 fn a_derived_network_with_vec_and_option_fields_survives() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let dir = TempDir::new("net");
     let x = input(3, 5, 1, &device);
     let mut net = noise::with_seed(2, || NetConfig::new().init(&device));
@@ -271,7 +271,7 @@ fn train(
 
 #[test]
 fn resuming_from_a_checkpoint_is_bit_identical_to_training_straight_through() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let mut config = NetConfig::new();
     config.prior = Prior::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.1 }; // MC KL: draws noise
     let fit = FitConfig::new(5, 16, 0.01).with_progress(false);
@@ -309,7 +309,7 @@ fn resuming_from_a_checkpoint_is_bit_identical_to_training_straight_through() {
 fn the_resume_test_can_fail_without_the_optimizer_state() {
     // Control for the test above: resuming with a fresh Adam (moments lost) does not reproduce
     // the uninterrupted run, so bit-identity there is evidence that the state was restored.
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let config = NetConfig::new();
     let fit = FitConfig::new(3, 16, 0.01).with_progress(false);
     let fresh = || noise::with_seed(3, || config.init(&device));
@@ -337,7 +337,7 @@ fn checkpoint_error(err: Error) -> (String, String) {
 
 #[test]
 fn mismatched_checkpoints_are_typed_errors_naming_the_field() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let dir = TempDir::new("mismatch");
     checkpoint::save_model(&dir.0, &NetConfig::new().init(&device)).unwrap();
     let load = |config: NetConfig| checkpoint::load_model(&dir.0, config.init(&device)).map(|_| ()).unwrap_err();
@@ -395,7 +395,7 @@ struct OldBayesLinear {
 
 #[test]
 fn a_checkpoint_in_the_old_tensor_layout_is_rejected_with_how_to_convert() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let dir = TempDir::new("old-layout");
     let layer = spread(BayesLinearConfig::new(3, 2).init(&device));
     checkpoint::save_model(&dir.0, &layer).unwrap();
@@ -434,7 +434,7 @@ fn a_checkpoint_in_the_old_tensor_layout_is_rejected_with_how_to_convert() {
 
 #[test]
 fn unreadable_or_incomplete_checkpoints_are_typed_errors() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let dir = TempDir::new("broken");
     let layer = || BayesLinearConfig::new(2, 2).init(&device);
 
@@ -466,7 +466,7 @@ fn unreadable_or_incomplete_checkpoints_are_typed_errors() {
 
 #[test]
 fn a_training_state_from_another_run_is_a_typed_error() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let config = NetConfig::new();
     let mut state = TrainState::default();
     let fit = FitConfig::new(2, 16, 0.01).with_progress(false).with_stop_after_steps(2);

@@ -146,7 +146,7 @@ fn bbb_mlp_matches_the_f64_reference() {
         Spec::new(t, 64, 1, Some(t), false, 5),
     ];
     let x = inputs(N, 1);
-    let device = Device::flex();
+    let device = crate::support::device();
     let got = host(stack(t, &specs, &device).forward(tensor(&x, [N, 1], &device)).unwrap());
     let (want, bound) = reference(t, &x, N, &specs);
     assert_within("1-64-64-1", &got, &want, &bound, 1.0);
@@ -164,7 +164,7 @@ fn shared_weights_no_bias_and_wide_inputs_match_the_f64_reference() {
         Spec::new(1, 3, 2, Some(1), false, 17),
     ];
     let x = inputs(N, 6);
-    let device = Device::flex();
+    let device = crate::support::device();
     let got = host(stack(t, &specs, &device).forward(tensor(&x, [N, 6], &device)).unwrap());
     let (want, bound) = reference(t, &x, N, &specs);
     assert_within("6-20-5-3-2", &got, &want, &bound, 1.0);
@@ -176,7 +176,7 @@ fn regression_summarises_the_samples() {
     let specs = [Spec::new(t, 2, 8, Some(t), true, 21), Spec::new(t, 8, 2, Some(t), false, 23)];
     let n = 40;
     let x = inputs(n, 2);
-    let device = Device::flex();
+    let device = crate::support::device();
     let summary = stack(t, &specs, &device).regression(tensor(&x, [n, 2], &device)).unwrap();
     let (want, bound) = reference(t, &x, n, &specs);
     // Mean over T: within the mean of the bounds plus the rounding of an f32 mean of T terms.
@@ -195,7 +195,7 @@ fn regression_summarises_the_samples() {
 /// An ensemble's stacked members are the samples: member m's MLP gives sample m.
 #[test]
 fn stacked_members_are_the_samples() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (m, n) = (3, 50);
     let l1 = StackedLinearConfig::new(m, 2, 16).init(&device);
     let l2 = StackedLinearConfig::new(m, 16, 1).init(&device);
@@ -229,7 +229,7 @@ fn dropout_draws_the_masks_of_mc_dropout() {
     let t = 4;
     let specs = dropout_specs();
     let x = inputs(N, 1);
-    let device = Device::flex();
+    let device = crate::support::device();
     let xt = tensor(&x, [N, 1], &device);
     let got = host(noise::with_seed(77, || stack(t, &specs, &device).forward(xt.clone()).unwrap()));
     let composed = noise::with_seed(77, || {
@@ -262,8 +262,8 @@ fn composed_route_equals_the_kernel() {
     let run = |device: &Device| {
         host(noise::with_seed(5, || stack(t, &specs, device).forward(tensor(&x, [N, 1], device)).unwrap()))
     };
-    let kernel = run(&Device::flex());
-    let composed = run(&Device::flex().autodiff());
+    let kernel = run(&crate::support::device());
+    let composed = run(&crate::support::device().autodiff());
     let (_, bound) = reference(t, &x, N, &specs);
     assert_within("kernel vs composed", &kernel, &composed, &bound, 2.0);
 }
@@ -276,7 +276,7 @@ fn threads_give_identical_samples_and_moments() {
     let t = 9;
     let specs = dropout_specs();
     let x = inputs(300, 1);
-    let device = Device::flex();
+    let device = crate::support::device();
     let pool = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let samples = |threads: usize| {
         pool(threads).install(|| {
@@ -312,7 +312,7 @@ fn threads_give_identical_samples_and_moments() {
 
 #[test]
 fn bad_input_gets_typed_errors() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let w = |s, i, o| Tensor::<3>::zeros([s, i, o], &device);
     let b = |s, o| Some(Tensor::<2>::zeros([s, o], &device));
     let shape = |r: bayesburn::Result<DenseStack>, field: &str| match r {

@@ -18,7 +18,7 @@ struct Toy {
 
 impl Toy {
     fn new(value: f32) -> Self {
-        let device = Device::flex();
+        let device = crate::support::device();
         Self { w: Param::from_tensor(Tensor::from_floats([value], &device)), mode: Mode::Sample }
     }
 
@@ -97,7 +97,7 @@ fn net() -> Net {
         absent: None,
         dropout: Silent::new(),
         unmarked: Toy::new(16.0),
-        linear: LinearConfig::new(2, 3).init(&Device::flex()),
+        linear: LinearConfig::new(2, 3).init(&crate::support::device()),
         activation: Relu::new(),
     }
 }
@@ -260,7 +260,7 @@ bayesburn::deterministic!(Encoder);
 
 #[test]
 fn tuples_arrays_and_declared_deterministic_modules_take_part() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let net = Containers {
         pair: (Toy::new(1.0), Silent::new()),
         array: [Toy::new(2.0), Toy::new(4.0)],

@@ -50,7 +50,7 @@ fn bayes_cnn_learns_the_real_digits() {
     assert_eq!((images.len(), images.n_classes()), (1797, 10), "the file's README documents 1797 images of 10 classes");
     let (train, test) = images.stratified_split(360, 0).unwrap();
 
-    let device = Device::flex();
+    let device = crate::support::device();
     let ad = device.clone().autodiff();
     noise::seed(1);
     let prior = Prior::Normal { loc: 0.0, scale: 0.1 };

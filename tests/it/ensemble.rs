@@ -25,7 +25,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn mixture_summary_matches_closed_form_and_sampling() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let members = 5;
     let ensemble =
         noise::with_seed(1, || Ensemble::init(members, |_| GaussianHeadConfig::new(3, 1).init(&device))).unwrap();
@@ -118,7 +118,7 @@ fn gaussian_step<'a>(
 
 /// Mixture NLL of the training data under the ensemble's summary Gaussian (mean, total var).
 fn mixture_nll(ensemble: &Ensemble<GaussianHead>, x: &Tensor<2>, y: &Tensor<2>) -> f64 {
-    let plain = Device::flex();
+    let plain = crate::support::device();
     let x = Tensor::<2>::from_data(x.to_data(), &plain).unsqueeze::<3>();
     let y = Tensor::<2>::from_data(y.to_data(), &plain);
     let summary = ensemble.valid().summary(x).unwrap();
@@ -128,7 +128,7 @@ fn mixture_nll(ensemble: &Ensemble<GaussianHead>, x: &Tensor<2>, y: &Tensor<2>) 
 
 #[test]
 fn training_reduces_the_nll_and_members_differ() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let (x, y) = line(&device);
     let ensemble = noise::with_seed(5, || Ensemble::init(3, |_| GaussianHeadConfig::new(1, 1).init(&device))).unwrap();
     let before = mixture_nll(&ensemble, &x, &y);
@@ -144,7 +144,7 @@ fn training_reduces_the_nll_and_members_differ() {
     }
 
     // Different seeds: the members' predictions differ pairwise.
-    let probe = Tensor::<3>::from_data([[[-0.5], [0.0], [0.5]]], &Device::flex());
+    let probe = Tensor::<3>::from_data([[[-0.5], [0.0], [0.5]]], &crate::support::device());
     let preds = host(trained.valid().predict(probe.clone()).unwrap().mean);
     for a in 0..3 {
         for b in a + 1..3 {

@@ -23,7 +23,7 @@ use burn::optim::SgdConfig;
 use burn::prelude::*;
 
 fn dev() -> Device {
-    Device::flex()
+    crate::support::device()
 }
 
 fn err<T>(r: Result<T>) -> Error {

@@ -350,3 +350,136 @@ fn every_normal_kl_form_matches_the_f64_reference() {
         assert!((got - want_loc).abs() <= tol, "elementwise loc scale={scale}: got {got}, want {want_loc}");
     }
 }
+
+/// Kernel against composed form: `got` (composed) within `1e-5 * (1 + |kernel| + scale)` of
+/// `kernel`, a few f32 ulps of the value and of its largest summand (both are f32 evaluations
+/// of one function; the composed one rounds in more steps).
+#[track_caller]
+fn assert_same(what: &str, got: &[f64], kernel: &[f64], scale: &[f64]) {
+    assert_close(what, got, kernel, scale);
+}
+
+/// Splits a `rho` gradient at the clamp of `sigma_of_rho`: below 80 the composed form (burn's
+/// autodiff through `log1p(exp(min(rho, 80)))`) has the kernels' gradient; above it the
+/// composed `sigma` is constant, so its gradient is exactly 0 where the kernels keep
+/// `sigmoid(rho)` (the fused gradient's documented choice, `crate::ops`). At exactly 80 either.
+#[track_caller]
+fn assert_rho_grad(what: &str, rho: &[f64], composed: &[f64], kernel: &[f64], scale: &[f64]) {
+    let (mut past, mut below) = (0, 0);
+    for j in 0..rho.len() {
+        let tol = 1e-5 * (1.0 + kernel[j].abs() + scale[j]);
+        if rho[j] > SIGMA_RHO_MAX {
+            past += 1;
+            assert_eq!(composed[j], 0.0, "{what}[{j}] (rho {}): the composed gradient past the clamp", rho[j]);
+            assert!(kernel[j] != 0.0, "{what}[{j}] (rho {}): the kernel keeps sigmoid(rho)", rho[j]);
+        } else if rho[j] < SIGMA_RHO_MAX {
+            below += 1;
+            let (g, k) = (composed[j], kernel[j]);
+            assert!((g - k).abs() <= tol, "{what}[{j}] (rho {}): composed {g}, kernel {k} (tolerance {tol})", rho[j]);
+        } else {
+            assert!(composed[j] == 0.0 || (composed[j] - kernel[j]).abs() <= tol, "{what}[{j}] at rho = 80");
+        }
+    }
+    assert!(past > 0 && below > 0, "{what}: the edges must include both sides of the clamp");
+}
+
+/// The path a GPU takes ([`ops::composed`]: burn tensor operations differentiated by burn's
+/// autodiff) against the fused kernels and their hand-written backward passes, on the same
+/// device (the kernels where the device has them): values and gradients of `rsample`,
+/// `scaled_noise` and `kl_normal_sum` over `rho` from -30 to 1000 (both sides of the clamp at
+/// 80), and the values of `linear` and `dropout` on a plain device.
+#[test]
+fn composed_fallbacks_match_the_kernels_on_every_op() {
+    use bayesburn::ops::composed;
+    let ad = device().autodiff();
+    let (rows, cols, s) = (6, 8, 3);
+    let p = rows * cols;
+    let rho_v = rho_edges(80);
+    let mu_v = uniform(p, -1.0, 1.0, 81);
+    let eps_v = uniform(s * p, -2.5, 2.5, 82);
+    let c_v = uniform(s * p, -1.0, 1.0, 83);
+    // sum_s |c eps|: the largest a rho-gradient's summands can add to (sigmoid <= 1).
+    let scale_drho: Vec<f64> =
+        (0..p).map(|j| (0..s).map(|k| (c_v[k * p + j] * eps_v[k * p + j]).abs()).sum()).collect();
+    let scale_out: Vec<f64> =
+        (0..s * p).map(|i| softplus_f64(rho_v[i % p].min(SIGMA_RHO_MAX)) * eps_v[i].abs()).collect();
+
+    for with_mu in [true, false] {
+        let run = |fused: bool| {
+            let (mu, rho) = (param(&mu_v, [rows, cols]), param(&rho_v, [rows, cols]));
+            let eps = tensor(&eps_v, [s, rows, cols], &ad);
+            let out = match (with_mu, fused) {
+                (true, true) => ops::rsample(mu.clone(), rho.clone(), eps),
+                (true, false) => composed::rsample(mu.clone(), rho.clone(), eps),
+                (false, true) => ops::scaled_noise(rho.clone(), eps),
+                (false, false) => composed::scaled_noise(rho.clone(), eps),
+            };
+            let grads = (out.clone() * tensor(&c_v, [s, rows, cols], &ad)).sum().backward();
+            let dmu = if with_mu { host(mu.grad(&grads).unwrap()) } else { vec![] };
+            (host(out), dmu, host(rho.grad(&grads).unwrap()))
+        };
+        let ((out_k, dmu_k, drho_k), (out_c, dmu_c, drho_c)) = (run(true), run(false));
+        let tag = if with_mu { "rsample" } else { "scaled_noise" };
+        assert_same(&format!("{tag} value"), &out_c, &out_k, &scale_out);
+        if with_mu {
+            assert_same(&format!("{tag} d/dmu"), &dmu_c, &dmu_k, &vec![s as f64; p]);
+        }
+        assert_rho_grad(&format!("{tag} d/drho"), &rho_v, &drho_c, &drho_k, &scale_drho);
+        // Past the clamp the kernel's gradient is sum_s c eps sigmoid(rho), sigmoid(rho) = 1 in f32.
+        for j in (0..p).filter(|&j| rho_v[j] > SIGMA_RHO_MAX) {
+            let want: f64 = (0..s).map(|k| c_v[k * p + j] * eps_v[k * p + j] * sigmoid(rho_v[j])).sum();
+            assert!((drho_k[j] - want).abs() <= 1e-5 * (1.0 + scale_drho[j]), "{tag} kernel d/drho[{j}]");
+        }
+    }
+
+    for (loc, scale) in [(0.0, 1.0), (0.3, 1.5)] {
+        let run = |fused: bool| {
+            let (mu, rho) = (param(&mu_v, [rows, cols]), param(&rho_v, [rows, cols]));
+            let kl = if fused {
+                ops::kl_normal_sum(mu.clone(), rho.clone(), loc, scale)
+            } else {
+                composed::kl_normal_sum(mu.clone(), rho.clone(), loc, scale)
+            };
+            let grads = kl.clone().backward();
+            (host(kl), host(mu.grad(&grads).unwrap()), host(rho.grad(&grads).unwrap()))
+        };
+        let ((kl_k, dmu_k, drho_k), (kl_c, dmu_c, drho_c)) = (run(true), run(false));
+        let sigma: Vec<f64> = rho_v.iter().map(|&r| softplus_f64(r.min(SIGMA_RHO_MAX))).collect();
+        // The sum's summands: |log(scale / sigma)| and (sigma^2 + (mu - loc)^2) / (2 scale^2).
+        let parts: f64 = (0..p)
+            .map(|j| {
+                (scale / sigma[j]).ln().abs() + (sigma[j].powi(2) + (mu_v[j] - loc).powi(2)) / (2.0 * scale * scale)
+            })
+            .sum();
+        let what = format!("kl loc={loc} scale={scale}");
+        assert_same(&format!("{what} value"), &kl_c, &kl_k, &[parts]);
+        assert_same(&format!("{what} d/dmu"), &dmu_c, &dmu_k, &vec![0.0; p]);
+        let scale_drho: Vec<f64> =
+            (0..p).map(|j| (sigma[j] / (scale * scale) + 1.0 / sigma[j]) * sigmoid(rho_v[j])).collect();
+        assert_rho_grad(&format!("{what} d/drho"), &rho_v, &drho_c, &drho_k, &scale_drho);
+    }
+
+    // linear: the plain device's SGEMM kernel against matmul + bias + ReLU.
+    let d = device();
+    let (n, i, o) = (9, 5, 4);
+    let x = tensor(&uniform(s * n * i, -2.0, 2.0, 84), [s, n, i], &d);
+    let w = tensor(&uniform(s * i * o, -1.0, 1.0, 85), [s, i, o], &d);
+    let b = tensor(&uniform(s * o, -1.0, 1.0, 86), [s, o], &d);
+    // |x w| summed over the I terms, plus |b|: the dot products' scale.
+    let abs = |t: &Tensor<3>| t.clone().abs();
+    let scale = host(abs(&x).matmul(abs(&w)) + b.clone().abs().unsqueeze_dim::<3>(1));
+    for relu in [false, true] {
+        let kernel = host(ops::linear(x.clone(), w.clone(), Some(b.clone()), relu));
+        let got = host(composed::linear(x.clone(), w.clone(), Some(b.clone()), relu));
+        assert_same(&format!("linear relu={relu}"), &got, &kernel, &scale);
+    }
+
+    // dropout: McDropout's mask (the in-place kernel on a plain device) and the composed mask
+    // tensor from the same seed are the same values exactly.
+    let layer = bayesburn::layers::McDropoutConfig::new(0.3).init();
+    let ones = Tensor::<3>::ones([s, n, 16], &d);
+    let kernel = host(noise::with_seed(5, || layer.forward(ones.clone())));
+    let got = host(composed::dropout(ones, noise::with_seed(5, noise::next_seed), 0.3));
+    assert_eq!(got, kernel, "dropout: composed mask against the kernel");
+    assert!(kernel.contains(&0.0) && kernel.iter().any(|&v| v > 1.0), "dropout kept all or none");
+}

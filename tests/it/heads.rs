@@ -31,7 +31,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn gaussian_nll_is_minus_the_normal_log_density_summed_over_outputs() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n, d) = (2, 3, 2);
     let mut rng = StdRng::seed_from_u64(1);
     let mean: Vec<f64> = (0..s * n * d).map(|_| rng.random::<f64>() * 4.0 - 2.0).collect();
@@ -62,7 +62,7 @@ fn gaussian_nll_is_minus_the_normal_log_density_summed_over_outputs() {
 
 /// Gradients of the summed loss with respect to `mean` and `var`.
 fn nll_gradients(beta: f64, mean: &[f64], var: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let n = mean.len();
     let m = tensor(mean, [1, n, 1], &device).require_grad();
     let v = tensor(var, [1, n, 1], &device).require_grad();
@@ -112,7 +112,7 @@ fn log_softmax_f64(z: &[f64]) -> Vec<f64> {
 
 #[test]
 fn kendall_gal_with_vanishing_variance_is_softmax_cross_entropy() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n, k) = (2, 4, 3);
     let mut rng = StdRng::seed_from_u64(2);
     let logits: Vec<f64> = (0..s * n * k).map(|_| (rng.random::<f64>() * 6.0 - 3.0) as f32 as f64).collect();
@@ -155,7 +155,7 @@ fn softmax_true_class_moments(f: &[f64], var: &[f64], y: usize, t: usize, seed: 
 
 /// The loss's Monte-Carlo estimate of `E[softmax(x)[y]]`, `exp(-loss)`, for one example.
 fn kendall_gal_probability(f: &[f64], var: &[f64], y: i64, t: usize, seed: u64) -> f64 {
-    let device = Device::flex();
+    let device = crate::support::device();
     let k = f.len();
     let loss = KendallGalLossConfig::new().with_samples(t).init();
     let value = noise::with_seed(seed, || {
@@ -201,7 +201,7 @@ fn more_logit_noise_on_a_confident_correct_example_costs_more() {
 
 #[test]
 fn gaussian_head_variance_never_goes_below_the_floor() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let floor = 1e-3;
     for kind in [HeadKind::Deterministic, HeadKind::bayesian()] {
         let head = noise::with_seed(5, || {
@@ -229,7 +229,7 @@ fn gaussian_head_variance_never_goes_below_the_floor() {
 fn heteroscedastic_head_learns_two_noise_levels() {
     // y ~ N(m_r, s_r^2) in two regions r, encoded as one-hot features, so a linear head can
     // represent the truth exactly and its optimum is the per-region maximum-likelihood fit.
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let per_region = 400;
     let regions = [(1.0, 0.3), (-2.0, 1.5)]; // (mean, sd)
     let mut rng = StdRng::seed_from_u64(7);
@@ -254,7 +254,7 @@ fn heteroscedastic_head_learns_two_noise_levels() {
         elbo.loss(nll.forward_no_reduction(out.mean, out.var, batch.select(y.clone())), head.kl(), batch.step)
     })
     .unwrap();
-    let probe = Tensor::<3>::from_data([[[1.0, 0.0], [0.0, 1.0]]], &Device::flex());
+    let probe = Tensor::<3>::from_data([[[1.0, 0.0], [0.0, 1.0]]], &crate::support::device());
     let out = head.valid().forward(probe);
     let (mean, var) = (host(out.mean), host(out.var));
     for (r, (m, sd)) in regions.iter().enumerate() {
@@ -277,7 +277,7 @@ struct PartlyBayesian {
 
 #[test]
 fn a_deterministic_head_adds_nothing_to_the_kl_of_a_bayesian_body() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let net = noise::with_seed(9, || PartlyBayesian {
         body: BayesLinearConfig::new(3, 4).init(&device),
         head: GaussianHeadConfig::new(4, 1).init(&device),

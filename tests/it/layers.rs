@@ -99,7 +99,7 @@ fn assert_gaussian_moments(label: &str, draws: &[f64], mean: f64, var: f64) {
 
 #[test]
 fn linear_estimators_match_the_analytic_pre_activation_moments() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n, d_in, d_out) = (4000, 2, 3, 2);
     let (posterior, x) =
         noise::with_seed(1, || (LinearPosterior::random(d_in, d_out), uniform_values(n * d_in, -2.0, 2.0)));
@@ -126,7 +126,7 @@ fn linear_estimators_match_the_analytic_pre_activation_moments() {
 fn flipout_signs_are_plus_or_minus_one_per_example() {
     // mu = 0, no bias, one input and output, x = 1: out[s, n] = s_in[s, n] s_out[s, n] sigma eps[s],
     // so |out| is the same for all examples of a sample and out[s, n] / out[s, 0] is a fair sign.
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n) = (200, 64);
     let mut layer = BayesLinearConfig::new(1, 1).with_bias(false).with_estimator(Estimator::Flipout).init(&device);
     layer.weight = MeanField::new(Tensor::zeros([1, 1], &device), tensor(&[inverse_softplus(0.5)], [1, 1], &device));
@@ -151,7 +151,7 @@ fn flipout_signs_are_plus_or_minus_one_per_example() {
 fn flipout_decorrelates_the_examples_of_a_batch() {
     // Wen et al. 2018: with shared weights the perturbations of two identical examples are
     // identical (r = 1); Flipout makes them uncorrelated (and local reparameterization too).
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, d_in) = (4000, 3);
     let (posterior, x) = noise::with_seed(3, || (LinearPosterior::random(d_in, 1), uniform_values(d_in, -2.0, 2.0)));
     let rows = [x.clone(), x.clone()].concat();
@@ -190,7 +190,7 @@ fn flipout_decorrelates_the_examples_of_a_batch() {
 
 #[test]
 fn mean_mode_is_deterministic_and_equals_the_posterior_mean() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (n, d_in, d_out) = (3, 4, 2);
     let (posterior, x) =
         noise::with_seed(4, || (LinearPosterior::random(d_in, d_out), uniform_values(n * d_in, -1.0, 1.0)));
@@ -213,7 +213,7 @@ fn mean_mode_is_deterministic_and_equals_the_posterior_mean() {
 
 #[test]
 fn sample_mode_draws_fresh_noise_and_seeds_reproduce_it() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let layer = BayesLinearConfig::new(3, 2).init(&device);
     let x = Tensor::<3>::ones([2, 4, 3], &device);
     for estimator in ESTIMATORS {
@@ -228,7 +228,7 @@ fn sample_mode_draws_fresh_noise_and_seeds_reproduce_it() {
 
 #[test]
 fn batched_grouped_conv_equals_one_conv_per_weight_sample() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n) = (3, 2);
     let layer = noise::with_seed(8, || {
         BayesConv2dConfig::new([2, 3], [2, 3])
@@ -259,7 +259,7 @@ fn batched_grouped_conv_equals_one_conv_per_weight_sample() {
 
 #[test]
 fn conv_estimators_match_the_analytic_pre_activation_moments() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n, c_in, c_out, h, w, k) = (3000, 2, 2, 2, 3, 3, 2);
     let (mu, sigma, b_mu, b_sigma, x) = noise::with_seed(11, || {
         let m = c_out * c_in * k * k;
@@ -314,7 +314,7 @@ fn conv_estimators_match_the_analytic_pre_activation_moments() {
 #[test]
 fn conv_flipout_decorrelates_the_examples_of_a_batch() {
     // Two identical images; one output unit (1 output channel, 2x2 kernel on a 2x2 image).
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, c_in, k) = (4000, 3, 2);
     let m = c_in * k * k;
     let (mu, sigma, b_sigma, x) = noise::with_seed(21, || {
@@ -366,7 +366,7 @@ fn conv_flipout_decorrelates_the_examples_of_a_batch() {
 
 #[test]
 fn mc_dropout_samples_masks_on_the_inference_device() {
-    let device = Device::flex(); // not autodiff: burn's own Dropout would be the identity here
+    let device = crate::support::device(); // not autodiff: burn's own Dropout would be the identity here
     let p = 0.3;
     let keep = 1.0 - p;
     let layer = McDropoutConfig::new(p).init();
@@ -411,7 +411,7 @@ fn closed_form_kl(mu: &[f64], sigma: &[f64], loc: f64, scale: f64) -> f64 {
 
 #[test]
 fn kl_is_the_closed_form_sum_over_weights_and_bias() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (loc, scale) = (0.3, 1.5);
     let prior = Prior::Normal { loc, scale };
     let posterior = noise::with_seed(15, || LinearPosterior::random(4, 3));
@@ -452,7 +452,7 @@ fn kl_is_the_closed_form_sum_over_weights_and_bias() {
 
 #[test]
 fn prior_share_counts_weights_left_at_the_prior() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let prior = Prior::Normal { loc: 0.0, scale: 1.0 };
     // Two of six weights sit at the prior (mu = 0, sigma = 1); the others moved.
     let mu = [0.0, 0.5, 0.0, -2.0, 0.01, 1.0];
@@ -466,7 +466,7 @@ fn prior_share_counts_weights_left_at_the_prior() {
 
 #[test]
 fn moped_from_burn_linear_and_conv2d() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let delta = 0.1;
     let linear = noise::with_seed(17, || LinearConfig::new(4, 3).init(&device));
     let layer = BayesLinear::from_linear(&linear, delta, Prior::default()).unwrap();
@@ -514,7 +514,7 @@ fn moped_from_burn_linear_and_conv2d() {
 /// over K draws is `mu` within 4 standard errors (`sigma / sqrt(K)`).
 #[test]
 fn exported_layers_match_mean_mode_and_sample_the_posterior() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let posterior = noise::with_seed(21, || LinearPosterior::random(4, 3));
     let layer = posterior.layer(Prior::default(), &device);
     let x: Tensor<2> = noise::with_seed(22, || noise::normal([6, 4], &device));
@@ -547,7 +547,7 @@ fn exported_layers_match_mean_mode_and_sample_the_posterior() {
 
 #[test]
 fn gradients_reach_mu_and_rho_under_every_estimator() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     for estimator in ESTIMATORS {
         let layer = BayesLinearConfig::new(3, 2).with_estimator(estimator).init(&device);
         let x = Tensor::<3>::ones([4, 2, 3], &device);
@@ -591,7 +591,7 @@ fn assert_shape_error(result: Result<impl std::fmt::Debug>, field: &str, got: &s
 
 #[test]
 fn invalid_configurations_and_inputs_are_typed_errors() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let linear = |prior: Prior| BayesLinearConfig::new(2, 2).with_prior(prior).try_init(&device);
     assert_invalid(linear(Prior::Normal { loc: 0.0, scale: -1.0 }), "prior scale", "-1");
     assert_invalid(linear(Prior::Normal { loc: 0.0, scale: 0.0 }), "prior scale", "got 0");
@@ -626,7 +626,7 @@ fn invalid_configurations_and_inputs_are_typed_errors() {
 #[test]
 fn every_layer_displays_its_hyper_parameters() {
     use bayesburn::layers::{ClassificationHeadConfig, GaussianHeadConfig, HeadKind, LogitVariance};
-    let device = Device::flex();
+    let device = crate::support::device();
     let prior = Prior::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.25 };
     let linear = BayesLinearConfig::new(3, 2).with_prior(prior).with_estimator(Estimator::Flipout).init(&device);
     assert_eq!(

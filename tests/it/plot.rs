@@ -361,7 +361,7 @@ fn tiny_caller_areas_do_not_panic() {
 #[test]
 fn reliability_diagram_from_metrics_keeps_bins_and_ece() {
     use burn::prelude::*;
-    let device = Device::flex();
+    let device = crate::support::device();
     // Four 2-class predictions with confidences 0.95, 0.95, 0.65 and 0.55; the last is wrong.
     let probs = Tensor::<2>::from_data(
         burn::tensor::TensorData::new(vec![0.95f32, 0.05, 0.05, 0.95, 0.65, 0.35, 0.45, 0.55], [4, 2]),

@@ -20,7 +20,7 @@ fn samples(s: usize, n: usize, d: usize, device: &Device) -> (Tensor<3>, Tensor<
 
 #[test]
 fn streaming_regression_equals_two_pass_formulas() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n, d) = (37, 5, 2);
     let (means, vars) = samples(s, n, d, &device);
     let (m, v) = (host(means.clone()), host(vars.clone()));
@@ -55,7 +55,7 @@ fn streaming_regression_equals_two_pass_formulas() {
 fn law_of_total_variance_holds_for_a_mixture() {
     // Total variance of the predictive mixture (1/S) sum N(mu_s, var_s) is
     // E[var_s] + Var[mu_s]: check against the raw second moment mean(var_s + mu_s^2) - mean^2.
-    let device = Device::flex();
+    let device = crate::support::device();
     let (means, vars) =
         noise::with_seed(1, || (noise::normal([50, 4, 1], &device), noise::uniform([50, 4, 1], 0.5, 1.5, &device)));
     let summary = predict::regression(means.clone(), Some(vars.clone())).unwrap();
@@ -71,7 +71,7 @@ fn law_of_total_variance_holds_for_a_mixture() {
 
 #[test]
 fn interval_uses_the_gaussian_quantile() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let means = Tensor::<1>::from_floats([0.0, 2.0], &device).reshape([2, 1, 1]); // S = 2
     let summary = predict::regression(means, None).unwrap(); // mean 1, epistemic var 1
     let (lo, hi) = summary.interval(0.95).unwrap();
@@ -84,7 +84,7 @@ fn interval_uses_the_gaussian_quantile() {
 
 #[test]
 fn classification_summary_matches_definitions_and_mi_is_nonnegative() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (s, n, k) = (23, 6, 4);
     let logits = noise::with_seed(5, || noise::normal([s, n, k], &device).mul_scalar(2.0));
     let probs = softmax(logits, 2);
@@ -128,7 +128,7 @@ fn classification_summary_matches_definitions_and_mi_is_nonnegative() {
 
 #[test]
 fn bad_shapes_are_typed_errors() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let mut acc = RegressionAccumulator::new();
     acc.push(Tensor::zeros([2, 3, 1], &device), None).unwrap();
     let err = acc.push(Tensor::zeros([2, 4, 1], &device), None).unwrap_err();

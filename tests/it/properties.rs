@@ -28,7 +28,7 @@ use burn::tensor::TensorData;
 use proptest::prelude::*;
 
 fn dev() -> Device {
-    Device::flex()
+    crate::support::device()
 }
 
 fn t1(v: &[f64]) -> Tensor<1> {

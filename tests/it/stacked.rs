@@ -22,7 +22,7 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
 
 #[test]
 fn each_member_is_a_linear_layer_on_its_block() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let layer = noise::with_seed(1, || StackedLinearConfig::new(3, 4, 2).init(&device));
     assert_eq!((layer.members(), layer.d_input(), layer.d_output()), (3, 4, 2));
     let x: Tensor<3> = noise::with_seed(2, || noise::normal([3, 5, 4], &device));
@@ -54,7 +54,7 @@ fn line(device: &Device) -> (Tensor<2>, Tensor<2>) {
 
 #[test]
 fn members_get_their_own_orders_and_train_as_if_alone() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let (x, y) = line(&device);
     let elbo = Elbo::new(64).unwrap();
     let config = FitConfig::new(3, 16, 0.05).with_progress(false);
@@ -110,7 +110,7 @@ fn members_get_their_own_orders_and_train_as_if_alone() {
 
 #[test]
 fn bad_stacks_are_typed_errors() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let err = StackedLinearConfig::new(0, 2, 2).try_init(&device).unwrap_err();
     assert!(matches!(err, Error::InvalidParameter { field: "members", .. }), "{err}");
     let layer = StackedLinearConfig::new(2, 3, 1).init(&device);

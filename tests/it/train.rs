@@ -33,7 +33,7 @@ fn mse_step(
 
 #[test]
 fn fit_reduces_the_loss() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let (x, y) = problem(&device);
     let model = LinearConfig::new(1, 1).init(&device);
     let elbo = Elbo::new(64).unwrap();
@@ -48,7 +48,7 @@ fn fit_reduces_the_loss() {
 
 #[test]
 fn divergence_stops_with_step_and_term() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let (x, y) = problem(&device);
     let model = LinearConfig::new(1, 1).init(&device);
     let elbo = Elbo::new(64).unwrap();
@@ -69,7 +69,7 @@ fn divergence_stops_with_step_and_term() {
 
 #[test]
 fn invalid_fit_configs_are_typed_errors() {
-    let device = Device::flex().autodiff();
+    let device = crate::support::device().autodiff();
     let (x, y) = problem(&device);
     let elbo = Elbo::new(64).unwrap();
     for (cfg, n, field) in [
@@ -110,7 +110,7 @@ mod health {
     /// and learning rate, and returns the run's history.
     fn run(rho: f64, beta: f64, lr: f64) -> History {
         noise::with_seed(3, || {
-            let device = Device::flex().autodiff();
+            let device = crate::support::device().autodiff();
             let init = PosteriorInit { mu: MuInit::Normal { mean: 0.0, std: 0.1 }, rho };
             let layer = |i, o| BayesLinearConfig::new(i, o).with_init(init).init(&device);
             let net = Net { hidden: layer(1, 16), out: layer(16, 1) };

@@ -34,7 +34,7 @@ fn binary_digits(n_per_class: usize, side: usize, seed: u64, device: &Device) ->
 
 #[test]
 fn analytic_kl_matches_closed_form_and_monte_carlo() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let (mean, log_var) = ([0.0, 1.5, -0.7, 0.3, 2.0, -1.0], [0.0, -1.2, 0.8, -3.0, 0.5, 1.0]);
     let q = LatentGaussian { mean: tensor2(&mean, [2, 3], &device), log_var: tensor2(&log_var, [2, 3], &device) };
     let kl = host(q.kl_to_standard_normal());
@@ -71,7 +71,7 @@ fn small_mlp(device: &Device) -> MlpVae {
 
 #[test]
 fn iwae_is_at_least_the_elbo_on_the_same_samples() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let model = small_mlp(&device);
     let x = binary_digits(1, 8, 2, &device); // 10 images
     let k = 10;
@@ -94,7 +94,7 @@ fn iwae_is_at_least_the_elbo_on_the_same_samples() {
 
 #[test]
 fn iwae_increases_with_k_on_average_and_iwae_1_is_the_elbo() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let model = small_mlp(&device);
     let x = binary_digits(100, 8, 4, &device); // 1,000 images: 1,000 independent estimates
     let bound = |k: usize, seed: u64| host(noise::with_seed(seed, || iwae_bound(&model, x.clone(), k, 50)).unwrap());
@@ -114,7 +114,7 @@ fn iwae_increases_with_k_on_average_and_iwae_1_is_the_elbo() {
 
 #[test]
 fn elbo_improves_during_a_short_training() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let ad = device.clone().autodiff();
     noise::seed(7);
     let x = binary_digits(20, 8, 6, &ad); // 200 images
@@ -135,7 +135,7 @@ fn elbo_improves_during_a_short_training() {
 
 #[test]
 fn gaussian_likelihood_is_the_normal_density_summed() {
-    let device = Device::flex();
+    let device = crate::support::device();
     let raw = [0.1, -0.4, 0.9, 0.2, -1.0, 0.5]; // [1, 1, 2 * 3]: means, then raw variances
     let rec = Likelihood::Gaussian { min_variance: 1e-3 }
         .reconstruction(Tensor::from_data(TensorData::new(raw.map(|v| v as f32).to_vec(), [1, 1, 6]), &device));
@@ -151,7 +151,7 @@ fn gaussian_likelihood_is_the_normal_density_summed() {
 
 #[test]
 fn conv_vae_shapes_and_size_check() {
-    let device = Device::flex();
+    let device = crate::support::device();
     for side in [8, 28] {
         let model = noise::with_seed(1, || ConvVaeConfig::new(side, side, 2).with_channels([4, 8]).init(&device));
         let x = binary_digits(1, side, 0, &device);

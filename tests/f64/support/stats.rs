@@ -2,23 +2,14 @@
 //! checks within 4 standard errors, typed-error checks, quadrature.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
-
 use bayesburn::distributions::{Distribution, Rsample};
 use bayesburn::{noise, Error};
 use burn::prelude::*;
-use burn::tensor::{FloatDType, TensorData};
+use burn::tensor::TensorData;
 
-/// The flex device with f64 as its float type, configured once per process.
+/// The plain f64 test device ([`super::plain`]).
 pub fn device() -> Device {
-    static DEVICE: OnceLock<Device> = OnceLock::new();
-    DEVICE
-        .get_or_init(|| {
-            let mut d = Device::flex();
-            let _ = d.configure(FloatDType::F64);
-            d
-        })
-        .clone()
+    super::plain()
 }
 
 pub fn t1(v: &[f64]) -> Tensor<1> {
