@@ -18,6 +18,7 @@ mod elbo;
 mod laplace;
 mod ppl_eight_schools;
 mod ppl_elbo;
+mod ppl_improper;
 mod ppl_nuts;
 mod ppl_potential;
 mod ppl_predictive;
