@@ -1,7 +1,7 @@
 //! Eight schools with NUTS: the centered and the non-centered parameterization side by side.
 //!
 //! What it shows: the model written as `#[model]` functions (`fixtures/src/eight_schools/model.rs`,
-//! with a user-defined HalfCauchy), sampled by `infer::mcmc` through `ModelPotential` (4 chains
+//! with the library's HalfCauchy), sampled by `infer::mcmc` through `ModelPotential` (4 chains
 //! of 1 000 draws after 1 000 warmup, Stan's adaptation); reading the diagnostics
 //! (divergences, R-hat, bulk ESS); and why reparameterizing matters: the centered model's
 //! funnel between `tau` and `theta` gives divergences and a poorly mixed `tau`; the

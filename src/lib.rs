@@ -101,7 +101,7 @@ pub mod prelude {
     pub use crate::noise;
     pub use crate::objective::{Elbo, ElboTerms, KlSchedule};
     pub use crate::posterior::{MuInit, PosteriorInit, Prior};
-    pub use crate::{call, observe, param, plate, random_module, sample};
+    pub use crate::{call, factor, observe, param, plate, random_module, sample};
     pub use crate::{
         distributions::Constraint,
         ppl::{model, Ctx, Plate},

@@ -88,6 +88,7 @@ pub fn derive_bayesian(input: TokenStream) -> TokenStream {
 /// | --- | --- |
 /// | `sample!("name", dist)` | a random variable; returns its value (a `Tensor<D>`) |
 /// | `observe!("name", dist, value)` | data `value` scored under `dist`; returns `value` |
+/// | `factor!("name", log_density)` | adds `sum(log_density)` to the log joint (Stan's `target +=`); returns `()` |
 /// | `param!("name", init)` / `param!("name", init, constraint)` | a learnable value (`init` is evaluated only on the first run) |
 /// | `plate!("name", size, \|p\| { .. })` / `plate!("name", size, subsample = b, \|p\| { .. })` / `plate!("name", size, { .. })` | conditionally independent elements; `p: Plate` gives the (sub)sample indices and `p.subsample(x, dim)`; log-densities inside are scaled by `size / b` |
 /// | `call!(other(args..))` | runs another `#[model]` function in the same context |

@@ -1,6 +1,6 @@
 //! `#[model]`: threads a trace context through a function and rewrites its `sample!`,
-//! `observe!`, `param!`, `plate!`, `call!`, `random_module!` and `deterministic!` invocations
-//! into calls on that context.
+//! `observe!`, `factor!`, `param!`, `plate!`, `call!`, `random_module!` and `deterministic!`
+//! invocations into calls on that context.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -11,7 +11,8 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, FnArg, Ident, ItemFn, Macro, ReturnType, Stmt, Token};
 
 /// The names the attribute rewrites.
-const SITE_MACROS: [&str; 7] = ["sample", "observe", "param", "plate", "call", "random_module", "deterministic"];
+const SITE_MACROS: [&str; 8] =
+    ["sample", "observe", "factor", "param", "plate", "call", "random_module", "deterministic"];
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     if !attr.is_empty() {
@@ -77,6 +78,10 @@ impl Rewriter {
             "observe" => match self.args(mac)?.as_slice() {
                 [name, dist, value] => Ok(syn::parse_quote_spanned!(span=> #ctx.observe(#name, #dist, #value)?)),
                 _ => Err(syn::Error::new(span, "expected `observe!(\"name\", distribution, value)`")),
+            },
+            "factor" => match self.args(mac)?.as_slice() {
+                [name, value] => Ok(syn::parse_quote_spanned!(span=> #ctx.factor(#name, #value)?)),
+                _ => Err(syn::Error::new(span, "expected `factor!(\"name\", log_density)`")),
             },
             "param" => match self.args(mac)?.as_slice() {
                 [name, init] => Ok(syn::parse_quote_spanned!(span=>

@@ -23,6 +23,10 @@ use crate::posterior::softplus;
 /// | `PositiveSoftplus` | `(0, inf)` | `ln(1 + e^u)` | `sum ln sigmoid(u)` |
 /// | `UnitInterval` | `(0, 1)` | `sigmoid(u)` | `sum ln sigmoid(u) + ln sigmoid(-u)` |
 /// | `Interval { low, high }` | `(low, high)` | `low + (high - low) sigmoid(u)` | `sum ln(high - low) + ln sigmoid(u) + ln sigmoid(-u)` |
+/// | `GreaterThan { low }` | `(low, inf)` | `low + exp(u)` | `sum u` |
+/// | `LessThan { high }` | `(-inf, high)` | `high - exp(u)` | `sum u` |
+/// | `Ordered` | increasing vectors over the last dimension | `x_0 = u_0`, `x_k = x_(k-1) + exp(u_k)` | `sum_(k >= 1) u_k` |
+/// | `PositiveOrdered` | increasing positive vectors over the last dimension | `x_0 = exp(u_0)`, `x_k = x_(k-1) + exp(u_k)` | `sum u` |
 /// | `Simplex` | `{x >= 0, sum x = 1}` over the last dimension (`K`) | stick-breaking from `R^(K-1)` | see [`Constraint::forward`] |
 /// | `CorrCholesky` | Cholesky factors `[..., n, n]` of correlation matrices | `tanh` then stick-breaking, row by row, from `R^(n (n - 1) / 2)` | see [`Constraint::forward`] |
 /// | `Discrete` | integers (Bernoulli, Categorical) | none: cannot be a latent of SVI/NUTS | |
@@ -46,6 +50,27 @@ pub enum Constraint {
         /// The upper bound.
         high: f64,
     },
+    /// The half-line `(low, inf)` through `low + exp(u)` (Stan's `<lower=a>`, NumPyro's
+    /// `greater_than(a)`). A bound that is not finite is an [`Error::Model`] wherever the
+    /// bijection is needed.
+    GreaterThan {
+        /// The lower bound.
+        low: f64,
+    },
+    /// The half-line `(-inf, high)` through `high - exp(u)` (Stan's `<upper=b>`, NumPyro's
+    /// `less_than(b)`). A bound that is not finite is an [`Error::Model`] wherever the
+    /// bijection is needed.
+    LessThan {
+        /// The upper bound.
+        high: f64,
+    },
+    /// Strictly increasing vectors over the last dimension (Stan's `ordered[K]`, NumPyro's
+    /// `ordered_vector`): the first element free, each next one the previous plus `exp(u_k)`.
+    Ordered,
+    /// Strictly increasing positive vectors over the last dimension (Stan's
+    /// `positive_ordered[K]`, NumPyro's `positive_ordered_vector`): `x_0 = exp(u_0)`, each next
+    /// element the previous plus `exp(u_k)`.
+    PositiveOrdered,
     /// The probability simplex over the last dimension, through stick-breaking (Stan's
     /// transform, with the `ln(K - 1 - k)` offsets that map `u = 0` to the uniform vector).
     Simplex,
@@ -70,6 +95,58 @@ fn interval_error(low: f64, high: f64) -> Error {
             "give a latent Uniform the same finite bounds for every element, built with Uniform::new \
               (or sample a standard Uniform(0, 1) and scale it by hand); per-element bounds are fine for observed sites",
     }
+}
+
+fn bound_error(constraint: Constraint, bound: f64) -> Error {
+    Error::Model {
+        site: "a value on a half-line".to_string(),
+        problem: format!("has the support {constraint:?}, whose bound {bound} is not finite"),
+        fix: "give GreaterThan / LessThan a finite bound (use Constraint::Real for no bound at all)",
+    }
+}
+
+/// `(rows, K)` of a value with an ordering along its last dimension `[..., K]`, `K >= 1`.
+fn ordered_rows(constraint: Constraint, shape: &[usize]) -> Result<(usize, usize)> {
+    match shape.last() {
+        Some(&k) if k >= 1 => Ok((shape.iter().product::<usize>() / k, k)),
+        _ => Err(Error::shape(
+            if constraint == Constraint::Ordered { "Constraint::Ordered" } else { "Constraint::PositiveOrdered" },
+            "shape",
+            "[..., K] with K >= 1 elements along the last dimension (the ordered one)",
+            shape,
+            "give the ordered vector a last dimension of at least one element",
+        )),
+    }
+}
+
+/// `x = cumsum([u_0 or exp(u_0), exp(u_1), ...])` per row, and the log-Jacobian.
+fn ordered_forward(u: Tensor<1>, rows: usize, k: usize, positive: bool) -> (Tensor<1>, Tensor<1>) {
+    let u = u.reshape([rows, k]);
+    let first = u.clone().slice(s![.., 0..1]);
+    let (first, mut log_det) =
+        if positive { (first.clone().exp(), first.sum()) } else { (first.clone(), first.sum().mul_scalar(0.0)) };
+    let steps = if k > 1 {
+        let rest = u.slice(s![.., 1..k]);
+        log_det = log_det + rest.clone().sum();
+        Tensor::cat(vec![first, rest.exp()], 1)
+    } else {
+        first
+    };
+    (steps.cumsum(1).reshape([rows * k]), log_det)
+}
+
+/// The inverse of [`ordered_forward`].
+fn ordered_inverse(x: Tensor<1>, rows: usize, k: usize, positive: bool) -> Tensor<1> {
+    let x = x.reshape([rows, k]);
+    let first = x.clone().slice(s![.., 0..1]);
+    let first = if positive { first.log() } else { first };
+    let u = if k > 1 {
+        let gaps = x.clone().slice(s![.., 1..k]) - x.slice(s![.., 0..(k - 1)]);
+        Tensor::cat(vec![first, gaps.log()], 1)
+    } else {
+        first
+    };
+    u.reshape([rows * k])
 }
 
 fn discrete_error(what: &str) -> Error {
@@ -146,6 +223,10 @@ impl Constraint {
             Constraint::Interval { low, high } if !(low.is_finite() && high.is_finite() && low < high) => {
                 Err(interval_error(*low, *high))
             }
+            Constraint::GreaterThan { low: bound } | Constraint::LessThan { high: bound } if !bound.is_finite() => {
+                Err(bound_error(*self, *bound))
+            }
+            Constraint::Ordered | Constraint::PositiveOrdered => ordered_rows(*self, shape).map(|(rows, k)| rows * k),
             _ => Ok(shape.iter().product()),
         }
     }
@@ -193,6 +274,12 @@ impl Constraint {
                 let log_det =
                     (softplus(u.clone().neg()) + softplus(u.clone())).sum().neg().add_scalar(m as f64 * width.ln());
                 (sigmoid(u).mul_scalar(width).add_scalar(*low), log_det)
+            }
+            Constraint::GreaterThan { low } => (u.clone().exp().add_scalar(*low), u.sum()),
+            Constraint::LessThan { high } => (u.clone().exp().neg().add_scalar(*high), u.sum()),
+            Constraint::Ordered | Constraint::PositiveOrdered => {
+                let (rows, k) = ordered_rows(*self, shape)?;
+                ordered_forward(u, rows, k, *self == Constraint::PositiveOrdered)
             }
             Constraint::Simplex => {
                 let (rows, k) = simplex_rows(shape)?;
@@ -253,6 +340,12 @@ impl Constraint {
             Constraint::Interval { low, high } => {
                 let p = x.sub_scalar(*low).div_scalar(high - low);
                 p.clone().log() - p.neg().log1p()
+            }
+            Constraint::GreaterThan { low } => x.sub_scalar(*low).log(),
+            Constraint::LessThan { high } => x.neg().add_scalar(*high).log(),
+            Constraint::Ordered | Constraint::PositiveOrdered => {
+                let (rows, k) = ordered_rows(*self, shape)?;
+                ordered_inverse(x, rows, k, *self == Constraint::PositiveOrdered)
             }
             Constraint::Simplex => {
                 let (rows, k) = simplex_rows(shape)?;

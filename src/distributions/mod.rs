@@ -32,6 +32,7 @@
 //! | [`LKJCholesky`] | `dimension`, `concentration` `[..., 1, 1]` | no | no | |
 //! | [`Independent`] (`to_event`) | a base distribution, the number of trailing event dimensions | as the base | as the base | as the base, summed |
 //! | [`MixtureSameFamily`] | a [`Categorical`] over the last dimension, components of one family | no | no | Monte Carlo, as `q` of [`kl_monte_carlo`] |
+//! | [`ImproperUniform`] | a support ([`Constraint`]), a shape | no (improper: nothing to draw) | no | |
 //! | [`ScaleMixtureNormal`] | `pi`, `sigma1`, `sigma2` (scalars) | no | no | |
 //!
 //! [`MultivariateNormal`], [`Dirichlet`] and [`LKJCholesky`] have their event in the last
@@ -90,6 +91,7 @@ mod gamma;
 mod geometric;
 mod half_cauchy;
 mod half_normal;
+mod improper_uniform;
 mod independent;
 mod inverse_gamma;
 mod kl;
@@ -123,6 +125,7 @@ pub use gamma::Gamma;
 pub use geometric::Geometric;
 pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
+pub use improper_uniform::ImproperUniform;
 pub use independent::{Independent, ToEvent};
 pub use inverse_gamma::InverseGamma;
 pub use kl::{kl, kl_monte_carlo, kl_monte_carlo_with_error, kl_normal_f64, MonteCarloEstimate};

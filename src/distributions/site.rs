@@ -51,6 +51,17 @@ pub trait SiteDistribution<const D: usize>: Debug + Clone + Send + Sync + 'stati
     /// [`is_reparameterized`](Self::is_reparameterized), else detached.
     fn draw(&self) -> Tensor<D>;
 
+    /// The draw a `sample!` site makes when nothing supplies its value: [`draw`](Self::draw),
+    /// or the typed error of a distribution that has nothing to draw from (an improper prior,
+    /// [`ImproperUniform`](super::ImproperUniform)), naming `site`.
+    ///
+    /// # Errors
+    /// [`Error::Model`](crate::Error::Model) for an improper distribution.
+    fn try_draw(&self, site: &str) -> crate::error::Result<Tensor<D>> {
+        let _ = site;
+        Ok(self.draw())
+    }
+
     /// Whether [`draw`](Self::draw) is differentiable in the parameters.
     fn is_reparameterized(&self) -> bool;
 

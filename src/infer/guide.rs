@@ -215,7 +215,7 @@ impl Guide for AutoDelta {
 
 /// The latent layout of one run of `model` and the device its latents live on.
 pub(crate) fn layout_of<M: Model>(model: &M) -> Result<(LatentLayout, Device)> {
-    let mut ctx = Ctx::new();
+    let mut ctx = Ctx::new().with_improper_init();
     model.run(&mut ctx)?;
     let trace = ctx.into_trace();
     let layout = LatentLayout::from_trace(&trace)?;

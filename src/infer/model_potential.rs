@@ -40,7 +40,7 @@ impl<M: Model> ModelPotential<M> {
     /// Whatever the model fails with; [`Error::Model`] for a discrete latent, no latent, or a
     /// model on a device without autodiff.
     pub fn new(model: M) -> Result<Self> {
-        let mut ctx = Ctx::new();
+        let mut ctx = Ctx::new().with_improper_init();
         model.run(&mut ctx)?;
         let (trace, params) = ctx.into_parts();
         let layout = LatentLayout::from_trace(&trace)?;
@@ -98,12 +98,14 @@ impl<M: Model> ModelPotential<M> {
     }
 
     /// A starting point: the unconstrained value of a fresh prior draw of the model (through
-    /// [`noise`](crate::noise), so seed it for reproducible chains).
+    /// [`noise`](crate::noise), so seed it for reproducible chains); an improper site
+    /// ([`ImproperUniform`](crate::distributions::ImproperUniform)) starts uniform in `(-2, 2)`
+    /// on the unconstrained space.
     ///
     /// # Errors
     /// Whatever the model fails with.
     pub fn prior_draw(&self) -> Result<Vec<f64>> {
-        let mut ctx = Ctx::with_params(self.params.clone());
+        let mut ctx = Ctx::with_params(self.params.clone()).with_improper_init();
         self.model.run(&mut ctx)?;
         self.unconstrain(&ctx.into_trace().latent_values())
     }

@@ -236,7 +236,8 @@ impl<M: Model, G: Guide, E: ElboObjective> Svi<M, G, E> {
     /// # Errors
     /// Whatever a first run of the model fails with (it creates the model's parameters).
     pub fn new(model: M, guide: G, elbo: E, optim: impl Into<ModuleOptimizer>) -> Result<Self> {
-        let mut ctx = Ctx::new();
+        // Improper sites start anywhere: this run only creates the model's parameters.
+        let mut ctx = Ctx::new().with_improper_init();
         model.run(&mut ctx)?;
         let (_, params) = ctx.into_parts();
         Ok(Self { model, guide, elbo, optim: optim.into(), params, steps: 0 })

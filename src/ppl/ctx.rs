@@ -103,6 +103,7 @@ pub struct Ctx {
     handlers: Vec<Handler>,
     plates: Vec<PlateFrame>,
     params: ParamStore,
+    improper_init: bool,
 }
 
 impl Ctx {
@@ -114,6 +115,15 @@ impl Ctx {
     /// A fresh context whose `param!` sites read (and create) parameters in `params`.
     pub fn with_params(params: ParamStore) -> Self {
         Self { params, ..Self::default() }
+    }
+
+    /// The same context, with improper sites ([`ImproperUniform`](crate::distributions::ImproperUniform))
+    /// given a starting point (uniform in `(-2, 2)` on the unconstrained space) instead of
+    /// failing: how [`ModelPotential`](crate::infer::ModelPotential), the auto guides and
+    /// [`Svi::new`](crate::infer::Svi::new) read a model's layout and start its chains.
+    pub fn with_improper_init(mut self) -> Self {
+        self.improper_init = true;
+        self
     }
 
     /// Runs `model` in this context.
@@ -214,7 +224,8 @@ impl Ctx {
         let msg = self.message(name, SiteKind::Sample, obs);
         let value = match &msg.value {
             Some(v) => v.reshaped(dist.value_shape(), name)?,
-            None => dist.draw(),
+            None if self.improper_init => dist.draw(),
+            None => dist.try_draw(name)?,
         };
         if !msg.hidden {
             let log_prob = dist.log_density(value.clone());
@@ -232,6 +243,36 @@ impl Ctx {
             });
         }
         Ok(value)
+    }
+
+    /// A `factor!` site (Stan's `target += lp`, NumPyro's `numpyro.factor`): adds
+    /// `sum(log_density)` to the model's log joint density, scaled like any site by the plates
+    /// it is in. Recorded as an observed site whose value and elementwise log-density are
+    /// `log_density` and which has no distribution, so NUTS's potential and SVI's ELBO (as part
+    /// of the log-likelihood term) include it.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateSite`] if `name` was used before in this run.
+    pub fn factor<const D: usize>(&mut self, name: impl AsRef<str>, log_density: Tensor<D>) -> Result<()> {
+        let name = name.as_ref();
+        self.claim(name)?;
+        let value = Value::from(log_density.clone());
+        let msg = self.message(name, SiteKind::Sample, Some(value.clone()));
+        if !msg.hidden {
+            let n: usize = log_density.dims().iter().product();
+            self.trace.push(Site {
+                name: name.to_string(),
+                kind: SiteKind::Sample,
+                value,
+                is_observed: true,
+                log_prob: Some(log_density.reshape([n])),
+                constraint: Constraint::Real,
+                dist: None,
+                scale: msg.scale,
+                plates: self.plates.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// A `param!` site: the learnable value `name`, created from `init()` (constrained) on

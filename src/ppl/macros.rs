@@ -1,4 +1,4 @@
-//! `sample!`, `observe!`, `param!`, `plate!`, `call!`, `random_module!` and
+//! `sample!`, `observe!`, `factor!`, `param!`, `plate!`, `call!`, `random_module!` and
 //! `ppl::deterministic!` outside a `#[model]` function.
 //!
 //! Inside a `#[model]` function the attribute rewrites these invocations into calls on the
@@ -24,6 +24,19 @@ macro_rules! observe {
     ($($t:tt)*) => {
         ::core::compile_error!(
             "`observe!` can only be used directly inside a `#[model]` function (not outside one, and not inside \
+             another macro's arguments); put `#[bayesburn::ppl::model]` on the enclosing function"
+        )
+    };
+}
+
+/// A term of the log density: `factor!("name", log_density)` adds `sum(log_density)` to the
+/// model's log joint (Stan's `target +=`, NumPyro's `numpyro.factor`). Only inside a
+/// `#[model]` function.
+#[macro_export]
+macro_rules! factor {
+    ($($t:tt)*) => {
+        ::core::compile_error!(
+            "`factor!` can only be used directly inside a `#[model]` function (not outside one, and not inside \
              another macro's arguments); put `#[bayesburn::ppl::model]` on the enclosing function"
         )
     };

@@ -19,6 +19,7 @@ mod laplace;
 mod ppl_checkpoint;
 mod ppl_eight_schools;
 mod ppl_elbo;
+mod ppl_improper;
 mod ppl_nuts;
 mod ppl_potential;
 mod ppl_predictive;

@@ -229,6 +229,10 @@ fn constraint_bijections_round_trip_and_log_det_matches_finite_differences() {
         (Constraint::UnitInterval, vec![3, 2]),
         (Constraint::Interval { low: -1.0, high: 3.0 }, vec![2, 3]),
         (Constraint::Simplex, vec![2, 4]),
+        (Constraint::GreaterThan { low: -1.5 }, vec![2, 3]),
+        (Constraint::LessThan { high: 2.5 }, vec![6]),
+        (Constraint::Ordered, vec![2, 3]),
+        (Constraint::PositiveOrdered, vec![3, 2]),
     ] {
         let m = c.unconstrained_len(&shape).unwrap();
         let u = &u[..m];
@@ -259,6 +263,23 @@ fn constraint_bijections_round_trip_and_log_det_matches_finite_differences() {
         };
         let got = host(log_det)[0];
         assert!((got - expected).abs() < 1e-6, "{c:?}: log det {got} vs finite differences {expected}");
+        // the image lies on the support
+        let k = *shape.last().unwrap();
+        let on_support = match c {
+            Constraint::GreaterThan { low } => xs.iter().all(|&v| v > low),
+            Constraint::LessThan { high } => xs.iter().all(|&v| v < high),
+            Constraint::Ordered => xs.chunks(k).all(|r| r.windows(2).all(|w| w[0] < w[1])),
+            Constraint::PositiveOrdered => xs.chunks(k).all(|r| r[0] > 0.0 && r.windows(2).all(|w| w[0] < w[1])),
+            _ => true,
+        };
+        assert!(on_support, "{c:?}: {xs:?} is not on the support");
+    }
+    // Half-lines need a finite bound; an ordered vector needs a last dimension.
+    for c in [Constraint::GreaterThan { low: f64::NEG_INFINITY }, Constraint::LessThan { high: f64::NAN }] {
+        assert!(matches!(c.unconstrained_len(&[2]), Err(Error::Model { .. })), "{c:?}");
+    }
+    for c in [Constraint::Ordered, Constraint::PositiveOrdered] {
+        assert!(matches!(c.unconstrained_len(&[]), Err(Error::ShapeMismatch { field: "shape", .. })), "{c:?}");
     }
     assert!(Constraint::Discrete.forward(tensor1(&[0.0], &device), &[1]).is_err());
     assert!(matches!(Constraint::Simplex.unconstrained_len(&[3, 1]), Err(Error::ShapeMismatch { .. })));
