@@ -30,7 +30,8 @@ use crate::noise;
 ///
 /// let device = Device::flex();
 /// let flat = ImproperUniform::new(Constraint::Positive, [2], &device)?;
-/// assert_eq!(flat.log_prob(Tensor::<1>::from_floats([0.5, 3.0], &device)).sum().into_scalar(), 0.0);
+/// let lp = flat.log_prob(Tensor::<1>::from_floats([0.5, 3.0], &device));
+/// assert_eq!(lp.sum().into_scalar::<f32>(), 0.0);
 /// assert!(flat.sample().is_err());
 /// assert!(ImproperUniform::new(Constraint::Discrete, [2], &device).is_err());
 /// # Ok::<(), bayesburn::Error>(())
