@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod stats;
+#[path = "../../common/device.rs"]
+mod test_device;
 
 use std::sync::Once;
 
@@ -15,7 +17,7 @@ static CONFIGURE: Once = Once::new();
 /// exists: the one `BAYESBURN_TEST_DEVICE` names (`flex`, `ndarray`, `cuda`, `cuda:N`, each with
 /// its feature on), `flex` when it is unset. Every test takes its device from here or [`device`].
 pub fn plain() -> Device {
-    let d = named(&std::env::var("BAYESBURN_TEST_DEVICE").unwrap_or_else(|_| "flex".into()));
+    let d = test_device::from_env();
     CONFIGURE.call_once(|| {
         let mut d = d.clone();
         // Another test's helper may have configured it first; either way it must be f64 now.
@@ -28,37 +30,6 @@ pub fn plain() -> Device {
 /// [`plain`] with autodiff. Every test calls this (or [`plain`]) before making tensors.
 pub fn device() -> Device {
     plain().autodiff()
-}
-
-/// The device called `name`; test code, so a name it cannot serve panics with the fix.
-// Each arm returns from one of its `cfg` alternatives.
-#[allow(clippy::needless_return, unreachable_code)]
-fn named(name: &str) -> Device {
-    match name {
-        "flex" => {
-            #[cfg(feature = "flex")]
-            return Device::flex();
-        }
-        "ndarray" => {
-            #[cfg(feature = "ndarray")]
-            #[allow(deprecated)]
-            return Device::ndarray();
-        }
-        _ if name == "cuda" || name.starts_with("cuda:") => {
-            let index = name.strip_prefix("cuda:").map_or(0, |i| {
-                i.parse::<usize>()
-                    .unwrap_or_else(|_| panic!("BAYESBURN_TEST_DEVICE={name:?}: write cuda:N with N a number"))
-            });
-            #[cfg(feature = "cuda")]
-            return Device::cuda(index);
-            let _ = index;
-        }
-        _ => panic!("BAYESBURN_TEST_DEVICE={name:?}: use flex, ndarray, cuda or cuda:N"),
-    }
-    panic!(
-        "BAYESBURN_TEST_DEVICE={name:?}: that backend's feature is off; run `cargo test --features {}`",
-        name.split(':').next().unwrap_or(name)
-    )
 }
 
 pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {
