@@ -44,6 +44,20 @@ impl DropoutMlp {
     }
 }
 
+/// The parameters of `k` one-hidden-layer MLPs `d -> hidden -> out`, stacked along a leading
+/// axis: Glorot-uniform weights (first layer drawn first), zero biases.
+fn stacked_mlp(k: usize, d: usize, hidden: usize, out: usize, device: &Device) -> [Param<Tensor<3>>; 4] {
+    let glorot = |i: usize, o: usize| {
+        let a = (6.0 / (i + o) as f64).sqrt();
+        Param::from_tensor(noise::uniform([k, i, o], -a, a, device))
+    };
+    let w1 = glorot(d, hidden);
+    let b1 = Param::from_tensor(Tensor::zeros([k, 1, hidden], device));
+    let w2 = glorot(hidden, out);
+    let b2 = Param::from_tensor(Tensor::zeros([k, 1, out], device));
+    [w1, b1, w2, b2]
+}
+
 /// `K` copies of Gal's network stacked on a leading axis, one per dropout rate of the grid,
 /// trained together: one optimizer step updates all `K` (each copy's gradient is that of its
 /// own loss, and Adam scales every parameter separately, so this is `K` independent trainings
@@ -58,16 +72,8 @@ pub struct DropoutGrid {
 
 impl DropoutGrid {
     fn new(k: usize, d: usize, hidden: usize, device: &Device) -> Self {
-        let glorot = |i: usize, o: usize| {
-            let a = (6.0 / (i + o) as f64).sqrt();
-            Param::from_tensor(noise::uniform([k, i, o], -a, a, device))
-        };
-        DropoutGrid {
-            w1: glorot(d, hidden),
-            b1: Param::from_tensor(Tensor::zeros([k, 1, hidden], device)),
-            w2: glorot(hidden, 1),
-            b2: Param::from_tensor(Tensor::zeros([k, 1, 1], device)),
-        }
+        let [w1, b1, w2, b2] = stacked_mlp(k, d, hidden, 1, device);
+        DropoutGrid { w1, b1, w2, b2 }
     }
 
     /// `[B, d] -> [K, B, 1]`, copy `k` with dropout rate `rates[k]` on its input and hidden layer.
@@ -129,16 +135,8 @@ pub struct EnsembleGrid {
 
 impl EnsembleGrid {
     fn new(k: usize, d: usize, hidden: usize, device: &Device) -> Self {
-        let glorot = |i: usize, o: usize| {
-            let a = (6.0 / (i + o) as f64).sqrt();
-            Param::from_tensor(noise::uniform([k, i, o], -a, a, device))
-        };
-        EnsembleGrid {
-            w1: glorot(d, hidden),
-            b1: Param::from_tensor(Tensor::zeros([k, 1, hidden], device)),
-            w2: glorot(hidden, 2),
-            b2: Param::from_tensor(Tensor::zeros([k, 1, 2], device)),
-        }
+        let [w1, b1, w2, b2] = stacked_mlp(k, d, hidden, 2, device);
+        EnsembleGrid { w1, b1, w2, b2 }
     }
 
     /// `[B, d] -> ([K, B, 1] means, [K, B, 1] variances)` in standardised target units. The raw
