@@ -198,6 +198,7 @@ struct Args {
     batch: usize,
     beta: f64,
     prior_sd: f64,
+    rho: f64,
     dropout: f64,
     channels: [usize; 2],
     hidden: usize,
@@ -218,6 +219,7 @@ fn parse_args() -> Args {
         batch: 64,
         beta: 0.1,
         prior_sd: 0.1,
+        rho: -5.0,
         dropout: 0.1,
         channels: [8, 16],
         hidden: 64,
@@ -245,6 +247,7 @@ fn parse_args() -> Args {
             Long("batch") => a.batch = cli.value(),
             Long("beta") => a.beta = cli.value(),
             Long("prior-sd") => a.prior_sd = cli.value(),
+            Long("rho") => a.rho = cli.value(),
             Long("dropout") => a.dropout = cli.value(),
             Long("channels") => {
                 let text: String = cli.value();
@@ -268,7 +271,7 @@ fn pooled(side: usize) -> usize {
 
 fn bayes_cnn(args: &Args, images: &ImageSet, n_classes: usize, device: &Device) -> BayesCnn {
     let prior = Prior::Normal { loc: 0.0, scale: args.prior_sd };
-    let init = PosteriorInit { mu: MuInit::KaimingUniform, rho: -5.0 };
+    let init = PosteriorInit { mu: MuInit::KaimingUniform, rho: args.rho };
     let conv = |c_in: usize, c_out: usize| {
         BayesConv2dConfig::new([c_in, c_out], [3, 3])
             .with_padding(PaddingConfig2d::Same)

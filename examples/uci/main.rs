@@ -29,7 +29,7 @@
 //!
 //! The protocol (the same for every folder; nothing depends on the dataset's name): each
 //! training split's first 80 % trains and its last 20 % validates. The epoch budget is
-//! `400 (d + 1) max(1, sqrt(n / 1000))` gradient steps for `n` rows and `d` inputs (10 to
+//! `800 (d + 1) max(1, sqrt(n / 1000))` gradient steps for `n` rows and `d` inputs (10 to
 //! 4 000 epochs), checked 20 times on the validation LL;
 //! the search stops after a quarter of the budget without improvement, and the learning rate
 //! decays exponentially to 1e-3 of its start over the budget. MC dropout searches the rates
@@ -49,7 +49,7 @@
 //! `--inputs D`, default 12) with noise sd `R` times the signal's, and `--noise-sweep` runs it
 //! at R = 1e-4, 1e-3, 1e-2, 0.1, 1 and prints the learnt noise sd beside the true one.
 //!
-//! Time (dev profile, 2 shared cores): yacht, all methods, 20 splits, about 5 minutes; the
+//! Time (dev profile, 2 shared cores): yacht, all methods, 20 splits, about 10 minutes; the
 //! measured times of every dataset are in the book's UCI chapter. The smoke run of `.ci/run`
 //! (`--splits 2 --epochs 20`) takes a few seconds.
 

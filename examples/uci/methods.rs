@@ -193,7 +193,7 @@ impl BbbMlp {
 /// `STEPS_PER_INPUT (d + 1) max(1, sqrt(n / SIZE_UNIT))` steps for `n` training rows and `d`
 /// inputs: more parameters to fit need more steps, and more rows support (and need) a finer
 /// fit, which a decaying learning rate reaches only with more steps.
-pub const STEPS_PER_INPUT: usize = 400;
+pub const STEPS_PER_INPUT: usize = 800;
 /// Rows above which the step budget grows as the square root of the rows.
 pub const SIZE_UNIT: usize = 1000;
 /// Fewest and most epochs a budget may have.
