@@ -9,7 +9,7 @@ failed = False
 for m in r["methods"]:
     bar = next((v for k, v in bars.items() if m["name"].startswith(k)), None)
     if bar is None:
-        # Methods added after issue 3 (SWAG) have no bar of their own: reported, not judged.
+        # Methods added after issue 3 (SWAG, Laplace) have no bar of their own: reported, not judged.
         print(f"--   {m['name']}: no bar; epi_ratio {m['epi_ratio']:.2f}, rmse_in {m['rmse_in']:.3f}, coverage95_in {m['coverage95_in']:.3f}")
         continue
     min_ratio, max_rmse = bar

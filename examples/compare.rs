@@ -1,6 +1,6 @@
 //! The main comparison: Bayes-by-backprop (reparameterization and Flipout), MC dropout, a
-//! deep ensemble and SWAG on the classic heteroscedastic toy, each with a Gaussian head so both kinds of
-//! uncertainty appear.
+//! deep ensemble, SWAG and last-layer Laplace on the classic heteroscedastic toy, each with a
+//! Gaussian head so both kinds of uncertainty appear.
 //!
 //! Data: 300 training points evenly on [-7, 7], y ~ N(sin(x/2), sd = (7 - |x|)/16 + 0.01);
 //! 200 test points evenly on [-10, 10]. The noise is largest in the middle and vanishes at the
@@ -16,19 +16,30 @@
 //! rows of the full run. Flags: `--json`, `--device cpu|cuda`, `--seed N`, `--out DIR` (default
 //! `target/compare`), `--epochs N` (BBB, default 400), `--ens-epochs N` (the ensemble, default 800), `--members N`
 //! (the ensemble's size, default 10), `--only
-//! bbb|dropout|ensemble|swag`, and the knobs of the methods: `--bbb-beta` (KL weight, default 0.3),
+//! bbb|dropout|ensemble|swag|laplace` (or `--method`), and the knobs of the methods: `--bbb-beta` (KL weight, default 0.3),
 //! `--prior-sd` (default 1.5), `--bbb-samples` (weight samples per training step, default 2),
 //! `--bbb-rho` (the posterior sd's initial rho, sd = softplus(rho); default -2), `--bbb-lr`
 //! (default 1e-2), `--lr` (the ensemble, default 3e-3), `--dropout` (default 0.2),
 //! `--mcd-lr` (default 1e-2), `--mcd-epochs` (default 800), `--mcd-beta-nll` (default 1),
 //! `--weight-decay` (MC dropout's L2 term, as in Gal's derivation; default 0), `--mcd-hidden` (MC
-//! dropout's width, default 64), `--swag-epochs` (default 200) and `--swag-lr` (default 1e-2).
+//! dropout's width, default 64), `--swag-epochs` (default 200), `--swag-lr` (default 1e-2) and
+//! `--laplace-prior-precision` (the MAP training's prior precision, default 1).
 //!
 //! SWAG (Maddox et al. 2019) trains one member as the ensemble does, then keeps training at a
 //! constant learning rate and fits a Gaussian (diagonal plus rank-20) to one snapshot per epoch.
 //! It stays in one basin, so its epistemic band opens little outside the data (ratio about 1.2 to
 //! 1.4 at seeds 0-2 for constant learning rates 3e-3 and 1e-2; at 3e-2 the fit degrades): it has
 //! no bar in `.ci/check_compare.py`, only its figures.
+//!
+//! Laplace (Daxberger et al. 2021) trains one member to the MAP of a `N(0, 1)` prior on every
+//! weight (the Gaussian NLL plus `|theta|^2 / 2`, 800 epochs as the ensemble's), then fits
+//! `bayesburn::laplace`'s last-layer posterior over the head's mean column (64 weights and the
+//! bias; full GGN of the heteroscedastic likelihood, i.e. each point weighted by the head's
+//! `1 / sigma_n^2`), tunes its prior precision by the marginal likelihood and predicts in closed
+//! form (GLM: epistemic variance `phi^T Sigma phi`, the head's variance as the aleatoric part).
+//! The body is fixed, so the band opens only as far as the last hidden layer's ReLU features
+//! grow outside the data: ratio 1.9 to 3.0 at seeds 0-2; like SWAG it has no bar, only its
+//! figures.
 //!
 //! Why BBB is configured as it is: a N(0, 1) prior on ~4,300 weights against 300 points makes
 //! the full KL dominate the likelihood; the posterior then explains the noise with weight noise
@@ -70,9 +81,10 @@
 use std::time::Instant;
 
 use bayesburn::ensemble::Ensemble;
+use bayesburn::laplace::{Curvature, LastLayerLaplaceConfig};
 use bayesburn::layers::{
-    BayesLinear, BayesLinearConfig, Estimator, GaussianHead, GaussianHeadConfig, GaussianOutput, McDropout,
-    McDropoutConfig,
+    BayesLinear, BayesLinearConfig, Estimator, GaussianHead, GaussianHeadConfig, GaussianOutput, HeadProjection,
+    McDropout, McDropoutConfig,
 };
 use bayesburn::objective::{Elbo, GaussianNllLossConfig, KlSchedule};
 use bayesburn::posterior::{PosteriorInit, Prior};
@@ -82,6 +94,7 @@ use bayesburn::train::{fit, fit_bayesian, fit_with_state, Batch, FitConfig, Trai
 use bayesburn::{metrics, noise, Bayesian};
 use bayesburn_fixtures::cli;
 use bayesburn_fixtures::cli::Long;
+use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{decay::WeightDecayConfig, AdamConfig};
 use burn::prelude::*;
@@ -181,8 +194,33 @@ impl MemberNet {
         }
     }
 
+    /// What the head sees: `[S, N, 1] -> [S, N, HIDDEN]`.
+    fn features(&self, x: Tensor<3>) -> Tensor<3> {
+        relu(self.hidden2.forward(relu(self.hidden1.forward(x))))
+    }
+
     fn forward(&self, x: Tensor<3>) -> GaussianOutput {
-        self.head.forward(relu(self.hidden2.forward(relu(self.hidden1.forward(x)))))
+        self.head.forward(self.features(x))
+    }
+
+    /// `sum theta^2 / 2` over every weight and bias: the negative log-density of a `N(0, 1)`
+    /// prior up to a constant (the MAP objective of the Laplace row).
+    fn half_sq_norm(&self) -> Tensor<1> {
+        let head = head_linear(&self.head);
+        let linears = [&self.hidden1, &self.hidden2, head];
+        let sq = |l: &Linear| {
+            let w = l.weight.val().square().sum();
+            l.bias.as_ref().map_or(w.clone(), |b| w + b.val().square().sum())
+        };
+        linears.into_iter().map(sq).reduce(|a, b| a + b).expect("three layers").mul_scalar(0.5)
+    }
+}
+
+/// The deterministic `Linear` inside a Gaussian head (means in column 0, raw variances in 1).
+fn head_linear(head: &GaussianHead) -> &Linear {
+    match &head.projection {
+        HeadProjection::Deterministic(l) => l,
+        HeadProjection::Bayesian(_) => unreachable!("MemberNet's head is built deterministic"),
     }
 }
 // ANCHOR_END: member
@@ -209,6 +247,7 @@ struct Args {
     swag_lr: f64,
     bbb_samples: usize,
     bbb_rho: f64,
+    laplace_prior_precision: f64,
     only: String,
 }
 
@@ -235,6 +274,7 @@ fn parse_args() -> Args {
         swag_lr: 1e-2,
         bbb_samples: 2,
         bbb_rho: -2.0,
+        laplace_prior_precision: 1.0,
         only: "all".into(),
     };
     let mut cli = cli!(
@@ -264,7 +304,8 @@ fn parse_args() -> Args {
             Long("members") => a.members = cli.value(),
             Long("swag-epochs") => a.swag_epochs = cli.value(),
             Long("swag-lr") => a.swag_lr = cli.value(),
-            Long("only") => a.only = cli.value(),
+            Long("laplace-prior-precision") => a.laplace_prior_precision = cli.value(),
+            Long("only") | Long("method") => a.only = cli.value(),
             _ => usage.fail(arg.unexpected()),
         }
     }
@@ -342,7 +383,7 @@ fn evaluate(name: &str, setup: String, s: &RegressionSummary, test: &TestSet, tr
 }
 
 /// Seeds bayesburn's noise and burn's initialisers for method `k` (0 BBB reparameterization,
-/// 1 Flipout, 2 MC dropout, 3 the ensemble, 4 SWAG) with `seed + 1000 (k + 1)`: each method has its own
+/// 1 Flipout, 2 MC dropout, 3 the ensemble, 4 SWAG, 5 Laplace) with `seed + 1000 (k + 1)`: each method has its own
 /// stream, so `--only` reproduces the figures of the full run and a change in one method's draws
 /// does not move the others.
 fn seed_method(seed: u64, k: u64, device: &Device) {
@@ -522,6 +563,74 @@ fn main() -> bayesburn::Result<()> {
         panels.push(("SWAG", summary));
     }
     // ANCHOR_END: swag_train
+
+    // ANCHOR: laplace_train
+    if run("laplace") {
+        seed_method(args.seed, 5, &device);
+        let start = Instant::now();
+        // MAP: the Gaussian NLL plus a N(0, 1 / lambda_0) prior on every weight, trained as an
+        // ensemble member is (the penalty enters as the Elbo's KL term, weight 1).
+        let lambda0 = args.laplace_prior_precision;
+        let (model, _) = fit(
+            MemberNet::new(&ad),
+            &mut AdamConfig::new().init(),
+            N_TRAIN,
+            &FitConfig { epochs: args.ens_epochs, ..config("Laplace (MAP)") },
+            |m, b| {
+                let out = m.forward(b.select(x_train.clone()).unsqueeze());
+                let nll = nll.forward_no_reduction(out.mean, out.var, b.select(y_train.clone()));
+                elbo.loss(nll, m.half_sq_norm().mul_scalar(lambda0), b.step)
+            },
+        )?;
+        let model = model.valid();
+        // The posterior over the head's mean column (64 weights and its bias), the variance
+        // column and the body fixed. The heteroscedastic likelihood's output Hessian at point n
+        // is 1 / sigma_n^2 (the head's variance), so the fit sees the whitened problem: features
+        // [phi_n, 1] / sigma_n and targets y_n / sigma_n under a unit noise. The bias is the
+        // weight of the constant feature, so the layer has no bias of its own.
+        let with_one = |phi: Tensor<3>| {
+            let phi = phi.squeeze_dim::<2>(0);
+            let n = phi.dims()[0];
+            Tensor::cat(vec![phi, Tensor::ones([n, 1], &device)], 1)
+        };
+        let x_plain = column(&train_x, &device).div_scalar(X_SCALE);
+        let out_train = model.forward(x_plain.clone().unsqueeze());
+        let sd_train = out_train.var.squeeze_dim::<2>(0).sqrt();
+        let head = head_linear(&model.head);
+        let bias = head.bias.as_ref().expect("the head has a bias").val().slice(s![0..1]).unsqueeze::<2>();
+        let mean_column = Linear {
+            weight: Param::from_tensor(Tensor::cat(vec![head.weight.val().slice(s![.., 0..1]), bias], 0)),
+            bias: None,
+        };
+        let mut la = LastLayerLaplaceConfig::new().with_curvature(Curvature::Full).fit_regression(
+            with_one(model.features(x_plain.unsqueeze())) / sd_train.clone(),
+            column(&train_y, &device) / sd_train,
+            &mean_column,
+            1.0,
+        )?;
+        let lambda = la.optimize_prior_precision()?;
+        let train_s = start.elapsed().as_secs_f64();
+        // The GLM predictive: the trained mean, the epistemic variance phi^T Sigma phi, the
+        // head's variance as the aleatoric part; a closed form, no samples.
+        let out = model.forward(x_test.clone());
+        let epistemic = la.predict_regression(with_one(model.features(x_test.clone())))?.epistemic_var;
+        let summary = RegressionSummary {
+            mean: out.mean.squeeze_dim(0),
+            aleatoric_var: out.var.squeeze_dim(0),
+            epistemic_var: epistemic,
+            samples: 0,
+        };
+        let setup = format!(
+            "MAP member ({} epochs, lr {}, prior precision {lambda0}), last-layer Laplace on the mean column \
+             ({} parameters, full GGN), prior precision {lambda:.3} by marginal likelihood, GLM predictive",
+            args.ens_epochs,
+            args.lr,
+            la.num_parameters()
+        );
+        reports.push(evaluate("Laplace (last layer)", setup, &summary, &test, train_s));
+        panels.push(("Laplace (last layer)", summary));
+    }
+    // ANCHOR_END: laplace_train
 
     std::fs::create_dir_all(&args.out)
         .map_err(|e| bayesburn::Error::Io { path: args.out.clone(), message: e.to_string() })?;

@@ -26,6 +26,15 @@
 //!   examples (ε = 1 % of each input's range).
 //! - `bbb` (Blundell et al. 2015): Bayes-by-backprop, `BayesLinear` with the reparameterization
 //!   estimator, N(0, 1) prior, full KL, a learnt homoscedastic noise variance.
+//! - `laplace` (Daxberger et al. 2021): a deterministic network trained to the MAP of the same
+//!   N(0, 1) prior with a learnt noise, then `bayesburn::laplace`'s last-layer posterior (full
+//!   GGN of the output layer), prior precision and noise sd by the marginal likelihood, the
+//!   closed-form GLM predictive. The validation checks score the Laplace predictive refitted at
+//!   each check.
+//! - `swag` (Maddox et al. 2019): the same MAP network, epochs by its own validation LL, then
+//!   `max(20, epochs / 4)` epochs at a constant learning rate from 1e-3, 3e-3, 1e-2 (chosen on
+//!   the validation part), one snapshot per epoch, rank 20; the test predictive is the mixture
+//!   of 30 sampled networks (each with its sampled noise).
 //!
 //! The protocol (the same for every folder; nothing depends on the dataset's name): each
 //! training split's first 80 % trains and its last 20 % validates. The epoch budget is
@@ -39,12 +48,12 @@
 //! 5 000 training rows, else 100. The chosen setting and epoch count are retrained on the whole
 //! training split and scored once on its test split.
 //!
-//! Flags: `--method mc-dropout|ensemble|bbb|all` (default all), `--splits N` (default all),
+//! Flags: `--method mc-dropout|ensemble|bbb|laplace|swag|all` (default all), `--splits N` (default all),
 //! `--epochs N` (replaces the epoch budget), `--json` (one JSON line per method, last),
 //! `--seed N`, `--threads N` (splits trained in parallel; default: available cores),
 //! `--samples T` (MC-dropout test passes, default 10 000), `--adversarial`, `--validate`
 //! (score on the validation part of each training split instead of the test split),
-//! `--mcd-lr`, `--mcd-batch`, `--ens-lr`, `--bbb-lr`. Instead of a folder, `--synthetic R`
+//! `--mcd-lr`, `--mcd-batch`, `--ens-lr`, `--bbb-lr`, `--map-lr` (Laplace's and SWAG's MAP network). Instead of a folder, `--synthetic R`
 //! generates `bayesburn::data::synthetic::NoisyRegression` (`--rows N`, default 20 000,
 //! `--inputs D`, default 12) with noise sd `R` times the signal's, and `--noise-sweep` runs it
 //! at R = 1e-4, 1e-3, 1e-2, 0.1, 1 and prints the learnt noise sd beside the true one.
@@ -65,7 +74,7 @@ use bayesburn::{noise, Error, Result};
 
 use bayesburn_fixtures::cli;
 use bayesburn_fixtures::cli::{Long, Value};
-use methods::{bbb, ensemble, mc_dropout, Method, SplitScore};
+use methods::{bbb, ensemble, laplace, mc_dropout, swag, Method, SplitScore};
 
 /// Published figures for one dataset, printed beside ours. Display only: no setting depends on
 /// the dataset's name.
@@ -112,7 +121,7 @@ const PUBLISHED: [Published; 3] = [
 pub struct Args {
     /// The dataset folder (`<name>/` or `<name>/data/`).
     pub folder: String,
-    /// `mc-dropout`, `ensemble`, `bbb` or `all`.
+    /// `mc-dropout`, `ensemble`, `bbb`, `laplace`, `swag` or `all`.
     pub method: String,
     /// Use the first `splits` splits (default all).
     pub splits: Option<usize>,
@@ -138,6 +147,8 @@ pub struct Args {
     pub ens_lr: f64,
     /// BBB learning rate.
     pub bbb_lr: f64,
+    /// Learning rate of the MAP network under Laplace and SWAG.
+    pub map_lr: f64,
     /// Generate a synthetic set with this noise fraction instead of reading a folder.
     pub synthetic: Option<f64>,
     /// Rows of the synthetic set.
@@ -166,6 +177,7 @@ impl Args {
             mcd_batch: 128,
             ens_lr: 1e-2,
             bbb_lr: 1e-2,
+            map_lr: 1e-2,
             synthetic: None,
             rows: 20_000,
             inputs: 12,
@@ -177,7 +189,7 @@ impl Args {
 fn parse_args() -> Args {
     let mut a = Args::new("");
     let mut cli = cli!(
-        "cargo run --release --example uci -- <dataset folder> [--method mc-dropout|ensemble|bbb|all] \
+        "cargo run --release --example uci -- <dataset folder> [--method mc-dropout|ensemble|bbb|laplace|swag|all] \
          [--splits N] [--epochs N] [--json] [--seed N] [flags]"
     );
     let usage = cli.usage();
@@ -200,6 +212,7 @@ fn parse_args() -> Args {
             Long("inputs") => a.inputs = cli.value(),
             Long("noise-sweep") => a.noise_sweep = true,
             Long("bbb-lr") => a.bbb_lr = cli.value(),
+            Long("map-lr") => a.map_lr = cli.value(),
             Value(folder) if a.folder.is_empty() => a.folder = cli.string(folder),
             _ => usage.fail(arg.unexpected()),
         }
@@ -215,7 +228,7 @@ fn parse_args() -> Args {
 pub struct MethodReport {
     /// The dataset's folder name.
     pub dataset: String,
-    /// `mc-dropout`, `ensemble` or `bbb`.
+    /// `mc-dropout`, `ensemble`, `bbb`, `laplace` or `swag`.
     pub method: String,
     /// Number of splits.
     pub splits: usize,
@@ -301,12 +314,12 @@ pub const SWEEP: [f64; 5] = [1e-4, 1e-3, 1e-2, 0.1, 1.0];
 /// # Errors
 /// The loader's typed errors for a malformed folder; an unknown `--method`; a training error.
 pub fn run(args: &Args) -> Result<Vec<MethodReport>> {
-    if !matches!(args.method.as_str(), "all" | "mc-dropout" | "ensemble" | "bbb") {
+    if !matches!(args.method.as_str(), "all" | "mc-dropout" | "ensemble" | "bbb" | "laplace" | "swag") {
         return Err(Error::invalid(
             "examples/uci",
             "--method",
             &args.method,
-            "one of mc-dropout, ensemble, bbb, all",
+            "one of mc-dropout, ensemble, bbb, laplace, swag, all",
             "pick a method or all",
         ));
     }
@@ -343,10 +356,12 @@ fn run_dataset(data: &UciDataset, args: &Args, table: bool) -> Result<Vec<Method
     let n_splits = args.splits.unwrap_or(data.splits.len()).min(data.splits.len());
     let splits: Vec<Split> =
         data.splits[..n_splits].iter().map(|s| if args.validate { s.validation() } else { s.clone() }).collect();
-    let all: [(&str, &str, Method); 3] = [
+    let all: [(&str, &str, Method); 5] = [
         ("mc-dropout", "MC dropout", mc_dropout),
         ("ensemble", if args.adversarial { "Deep ensemble (5, adversarial)" } else { "Deep ensemble (5)" }, ensemble),
         ("bbb", "BBB (reparameterization)", bbb),
+        ("laplace", "Last-layer Laplace (MAP)", laplace),
+        ("swag", "SWAG (MAP)", swag),
     ];
     let published = PUBLISHED.iter().find(|p| p.dataset == name);
     let scored_on = if args.validate { "validation part of each training split" } else { "test split" };
@@ -412,13 +427,14 @@ fn run_dataset(data: &UciDataset, args: &Args, table: bool) -> Result<Vec<Method
     if table {
         println!(
             "Settings by the protocol (examples/uci/methods.rs): MC dropout batch {}, lr {}, T = {}; \
-             ensemble and BBB batch {}, lr {} and {}{}; seed {}",
+             ensemble, BBB and the MAP network of Laplace and SWAG batch {}, lr {}, {} and {}{}; seed {}",
             args.mcd_batch,
             args.mcd_lr,
             args.samples,
             methods::BATCH,
             args.ens_lr,
             args.bbb_lr,
+            args.map_lr,
             if args.adversarial { ", adversarial (FGSM, 1 % of range)" } else { "" },
             args.seed
         );

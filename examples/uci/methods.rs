@@ -1,12 +1,15 @@
-//! The three methods of the UCI runner, one function per method taking one split: MC dropout
-//! (with its batched grid), the deep ensemble and Bayes-by-backprop, and the networks they train.
+//! The methods of the UCI runner, one function per method taking one split: MC dropout (with
+//! its batched grid), the deep ensemble, Bayes-by-backprop, and last-layer Laplace and SWAG on
+//! a MAP network, and the networks they train.
 
 use bayesburn::data::uci::{Split, Standardizer, UciDataset};
+use bayesburn::laplace::{Curvature, LaplaceLikelihood, LastLayerLaplace, LastLayerLaplaceConfig};
 use bayesburn::layers::{BayesLinear, BayesLinearConfig, Estimator, McDropout, McDropoutConfig};
 use bayesburn::objective::{fgsm, fgsm_epsilon};
 use bayesburn::objective::{Elbo, ElboTerms, GaussianNllLossConfig};
 use bayesburn::posterior::softplus;
 use bayesburn::posterior::Prior;
+use bayesburn::swag::Swag;
 use bayesburn::train::{fit_with_state, Batch, FitConfig, TrainState};
 use bayesburn::{metrics, noise, Bayesian, Result};
 use burn::module::Param;
@@ -614,3 +617,220 @@ pub fn bbb(data: &UciDataset, split: &Split, args: &Args) -> Result<SplitScore> 
 // ANCHOR_END: bbb
 
 pub type Method = fn(&UciDataset, &Split, &Args) -> Result<SplitScore>;
+
+// ANCHOR: map
+/// Prior precision of the MAP network under the Laplace and SWAG rows: the `N(0, 1)` prior BBB
+/// has, as a weight decay `|theta|^2 / 2` on every weight and bias.
+pub const MAP_PRIOR_PRECISION: f64 = 1.0;
+/// SWAG's deviation columns (the paper's `K`) and its fewest snapshots.
+pub const SWAG_RANK: usize = 20;
+/// SWAG's constant learning rates, chosen per split on the validation part.
+pub const SWAG_LRS: [f64; 3] = [1e-3, 3e-3, 1e-2];
+/// SWAG weight samples per validation check and for the test predictive.
+const SWAG_SAMPLES: usize = 30;
+
+/// A deterministic one-hidden-layer MLP with a learnt homoscedastic noise (a point estimate),
+/// trained to the MAP of a `N(0, 1 / MAP_PRIOR_PRECISION)` prior: the network the Laplace and
+/// SWAG rows make uncertain after training.
+#[derive(Module, Debug)]
+pub struct MapMlp {
+    hidden: Linear,
+    out: Linear,
+    log_noise_var: Param<Tensor<1>>,
+}
+
+impl MapMlp {
+    /// Glorot-uniform weights (as the stacked grids), zero biases, the noise at the target's
+    /// variance.
+    fn new(d: usize, hidden: usize, device: &Device) -> Self {
+        let [w1, b1, w2, b2] = stacked_mlp(1, d, hidden, 1, device);
+        let linear = |w: Param<Tensor<3>>, b: Param<Tensor<3>>, i: usize, o: usize| Linear {
+            weight: Param::from_tensor(w.val().reshape([i, o]).detach()),
+            bias: Some(Param::from_tensor(b.val().reshape([o]).detach())),
+        };
+        MapMlp {
+            hidden: linear(w1, b1, d, hidden),
+            out: linear(w2, b2, hidden, 1),
+            log_noise_var: Param::from_tensor(Tensor::zeros([1], device)),
+        }
+    }
+
+    /// What the last layer sees: `[N, d] -> [N, hidden]`.
+    fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        relu(self.hidden.forward(x))
+    }
+
+    /// `[N, d] -> [N, 1]` means.
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.out.forward(self.features(x))
+    }
+
+    fn noise_var(&self) -> Tensor<1> {
+        self.log_noise_var.val().exp()
+    }
+
+    /// `sum theta^2 / 2` over the weights and biases (not the noise).
+    fn half_sq_norm(&self) -> Tensor<1> {
+        let sq = |l: &Linear| {
+            let w = l.weight.val().square().sum();
+            l.bias.as_ref().map_or(w.clone(), |b| w + b.val().square().sum())
+        };
+        (sq(&self.hidden) + sq(&self.out)).mul_scalar(0.5)
+    }
+}
+
+/// The MAP objective on one minibatch: the Gaussian NLL (scaled to the data set) plus the
+/// prior's `MAP_PRIOR_PRECISION |theta|^2 / 2`.
+fn map_loss(m: &MapMlp, b: &Batch, x: &Tensor<2>, y: &Tensor<2>, elbo: &Elbo) -> Result<ElboTerms> {
+    let mean = m.forward(b.select(x.clone())).unsqueeze::<3>();
+    let var = m.noise_var().reshape([1, 1, 1]).expand(mean.dims());
+    let prior = m.half_sq_norm().mul_scalar(MAP_PRIOR_PRECISION);
+    let nll = GaussianNllLossConfig::new().init();
+    elbo.loss(nll.forward_no_reduction(mean, var, b.select(y.clone()).unsqueeze()), prior, b.step)
+}
+
+/// Trains a [`MapMlp`] on the Gaussian NLL plus the prior's `MAP_PRIOR_PRECISION |theta|^2 / 2`
+/// for `epochs` epochs on the protocol's schedule; `score` as in [`train_chunks`].
+fn train_map<T>(
+    prep: &Prepared,
+    budget: &Budget,
+    epochs: usize,
+    args: &Args,
+    score: impl FnMut(&MapMlp) -> Result<Option<(f64, T)>>,
+) -> Result<(MapMlp, Option<Best<T>>)> {
+    let device = Device::flex().autodiff();
+    let n = prep.n_train();
+    let (x, y) = (matrix(&prep.x_train, prep.d, &device), matrix(&prep.y_train, 1, &device));
+    let elbo = Elbo::new(n)?;
+    let step = |m: &MapMlp, b: &Batch| map_loss(m, b, &x, &y, &elbo);
+    let model = MapMlp::new(prep.d, hidden_units(n), &device);
+    train_chunks(model, n, BATCH, args.map_lr, budget, epochs, step, score)
+}
+// ANCHOR_END: map
+
+// ANCHOR: laplace
+/// Last-layer Laplace of a trained [`MapMlp`] on `prep`'s training part: full GGN of the output
+/// layer (51 or 101 parameters), prior precision and noise sd by the marginal likelihood.
+fn fit_laplace(model: &MapMlp, prep: &Prepared) -> Result<LastLayerLaplace> {
+    let device = Device::flex();
+    let x = matrix(&prep.x_train, prep.d, &device);
+    let mut la = LastLayerLaplaceConfig::new().with_curvature(Curvature::Full).fit_regression(
+        model.features(x),
+        matrix(&prep.y_train, 1, &device),
+        &model.out,
+        (model.noise_var().into_scalar::<f32>() as f64).sqrt(),
+    )?;
+    la.optimize_prior_precision_and_sigma()?;
+    Ok(la)
+}
+
+/// The GLM predictive's mean test LL of standardised targets `y` at inputs `x`, with its means.
+fn laplace_ll(la: &LastLayerLaplace, model: &MapMlp, d: usize, x: &[f64], y: &[f64]) -> Result<(f64, Tensor<1>)> {
+    let device = Device::flex();
+    let summary = la.predict_regression(model.features(matrix(x, d, &device)))?;
+    let mean = summary.mean.clone().reshape([y.len()]);
+    let nll = metrics::gaussian_nll(mean.clone(), vector(y, &device), summary.total_var().reshape([y.len()]))?;
+    Ok((-nll, mean))
+}
+
+/// Last-layer Laplace (Daxberger et al. 2021): a MAP network, epochs by the validation LL of
+/// its Laplace predictive (refitted at every check), retrained on the whole training split.
+pub fn laplace(data: &UciDataset, split: &Split, args: &Args) -> Result<SplitScore> {
+    let full = Prepared::new(data, split)?;
+    let inner = Prepared::new(data, &split.validation())?;
+    let budget = Budget::new(inner.n_train(), inner.d, BATCH, args.epochs);
+    let score = |m: &MapMlp| -> Result<Option<(f64, ())>> {
+        let m = m.valid();
+        let la = fit_laplace(&m, &inner)?;
+        Ok(Some((laplace_ll(&la, &m, inner.d, &inner.x_test, &inner.y_test_z)?.0, ())))
+    };
+    let best = train_map(&inner, &budget, budget.max_epochs, args, score)?.1.expect("checked once");
+    let model = train_map(&full, &budget, best.epochs, args, |_| Ok(None::<(f64, ())>))?.0.valid();
+    let la = fit_laplace(&model, &full)?;
+    let (ll, mean) = laplace_ll(&la, &model, full.d, &full.x_test, &full.y_test_z)?;
+    let ll = ll - full.y_std().ln();
+    let rmse = full.rmse(mean)?;
+    let LaplaceLikelihood::Gaussian { sigma } = la.likelihood() else { unreachable!("a regression fit") };
+    let noise_sd = sigma * full.y_std();
+    let note = format!("prior precision {:.3} noise sd {noise_sd:.4}", la.prior_precision());
+    Ok(SplitScore { rmse, ll, noise_sd, epochs: best.epochs, note })
+}
+// ANCHOR_END: laplace
+
+// ANCHOR: swag
+/// Keeps training `model` (autodiff) at the constant learning rate `lr` for `epochs` epochs, one
+/// SWAG snapshot after each (a fresh Adam, the MAP objective).
+fn swag_phase(model: MapMlp, prep: &Prepared, lr: f64, epochs: usize) -> Result<(MapMlp, Swag)> {
+    let device = model.hidden.weight.device();
+    let n = prep.n_train();
+    let (x, y) = (matrix(&prep.x_train, prep.d, &device), matrix(&prep.y_train, 1, &device));
+    let elbo = Elbo::new(n)?;
+    let step = |m: &MapMlp, b: &Batch| map_loss(m, b, &x, &y, &elbo);
+    let mut optim = AdamConfig::new().init();
+    let mut state = TrainState::default();
+    let mut swag = Swag::new(SWAG_RANK)?;
+    let mut model = model;
+    for e in 0..epochs {
+        let config = FitConfig::new(e + 1, BATCH, lr).with_progress(false);
+        model = fit_with_state(model, &mut optim, n, &config, &mut state, step)?.0;
+        swag.collect(&model)?;
+    }
+    Ok((model, swag))
+}
+
+/// The SWAG predictive's mean LL of standardised targets `y` at inputs `x` (a mixture over
+/// [`SWAG_SAMPLES`] draws, each with its own sampled noise), with the mixture's means.
+fn swag_ll(swag: &Swag, model: &MapMlp, d: usize, x: &[f64], y: &[f64]) -> Result<(f64, Tensor<1>)> {
+    let device = Device::flex();
+    let (n, x) = (y.len(), matrix(x, d, &device));
+    let (mut means, mut vars) = (Vec::new(), Vec::new());
+    for _ in 0..SWAG_SAMPLES {
+        let m = swag.sample(model.clone())?;
+        let mean = m.forward(x.clone()).reshape([1, n]);
+        vars.push(m.noise_var().reshape([1, 1]).expand([1, n]));
+        means.push(mean);
+    }
+    let (means, vars) = (Tensor::cat(means, 0), Tensor::cat(vars, 0));
+    let ll = metrics::mc_log_likelihood_with_variances(means.clone(), vector(y, &device), vars)?;
+    Ok((ll, means.mean_dim(0).reshape([n])))
+}
+
+/// SWAG (Maddox et al. 2019): the MAP network's epochs by its own validation LL; then
+/// `max(SWAG_RANK, epochs / 4)` more epochs at a constant learning rate from [`SWAG_LRS`] (chosen
+/// on the validation part), one snapshot each; retrained and collected on the whole training
+/// split with the chosen settings.
+pub fn swag(data: &UciDataset, split: &Split, args: &Args) -> Result<SplitScore> {
+    let full = Prepared::new(data, split)?;
+    let inner = Prepared::new(data, &split.validation())?;
+    let budget = Budget::new(inner.n_train(), inner.d, BATCH, args.epochs);
+    // The MAP's own predictive (its learnt noise) scores the checks; the best check's model
+    // starts the SWAG phase of the search.
+    let score = |m: &MapMlp| -> Result<Option<(f64, MapMlp)>> {
+        let v = m.valid();
+        let (x, y) = (matrix(&inner.x_test, inner.d, &Device::flex()), vector(&inner.y_test_z, &Device::flex()));
+        let n = inner.n_test();
+        let ll = -metrics::gaussian_nll(v.forward(x).reshape([n]), y, v.noise_var().expand([n]))?;
+        Ok(Some((ll, m.clone())))
+    };
+    let best = train_map(&inner, &budget, budget.max_epochs, args, score)?.1.expect("checked once");
+    let swag_epochs = (best.epochs / 4).max(SWAG_RANK);
+    let mut chosen = (f64::NEG_INFINITY, SWAG_LRS[0]);
+    for lr in SWAG_LRS {
+        let (model, swag) = swag_phase(best.choice.clone(), &inner, lr, swag_epochs)?;
+        let ll = swag_ll(&swag, &model.valid(), inner.d, &inner.x_test, &inner.y_test_z)?.0;
+        if ll > chosen.0 {
+            chosen = (ll, lr);
+        }
+    }
+    let lr = chosen.1;
+    let model = train_map(&full, &budget, best.epochs, args, |_| Ok(None::<(f64, ())>))?.0;
+    let (model, swag) = swag_phase(model, &full, lr, swag_epochs)?;
+    let model = model.valid();
+    let (ll, mean) = swag_ll(&swag, &model, full.d, &full.x_test, &full.y_test_z)?;
+    let ll = ll - full.y_std().ln();
+    let rmse = full.rmse(mean)?;
+    let noise_sd = (swag.swa(model)?.noise_var().into_scalar::<f32>() as f64).sqrt() * full.y_std();
+    let note = format!("swag lr {lr} over {swag_epochs} epochs, noise sd {noise_sd:.4}");
+    Ok(SplitScore { rmse, ll, noise_sd, epochs: best.epochs, note })
+}
+// ANCHOR_END: swag

@@ -27,6 +27,22 @@ pub enum Curvature {
     Kron,
 }
 
+/// Which curvature matrix the structure of [`Curvature`] approximates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Fisher {
+    /// The generalised Gauss-Newton `sum_n J_n^T Lambda_n J_n`, `Lambda_n` the Hessian of the
+    /// negative log-likelihood in the outputs (the Fisher information of the model's own
+    /// predictive; positive semi-definite, the default).
+    #[default]
+    Ggn,
+    /// The empirical Fisher `sum_n g_n g_n^T` of the per-point gradients
+    /// `g_n = J_n^T r_n`, `r_n` the gradient of the negative log-likelihood in the outputs at
+    /// the observed target (`(f_n - y_n) / sigma^2` for a Gaussian, `p_n - e_{y_n}` for a
+    /// softmax): laplace-torch's `EF` backend. Cheaper in general, but it is not the Hessian
+    /// even at the optimum (Kunstner et al. 2019), and it scales as `1 / sigma^4`.
+    Empirical,
+}
+
 /// A GGN (for likelihood scale `s = 1`) in its eigenbasis.
 #[derive(Debug, Clone)]
 pub(crate) enum Factors {
@@ -177,6 +193,61 @@ impl Factors {
                             }
                         }
                     }
+                }
+            }
+        }
+        v
+    }
+}
+
+impl Factors {
+    /// The output-space covariance `J M J^T` (`out x out`) for a Jacobian block `jac`
+    /// (`out` rows of `P = h o` columns, this block's parameters) and
+    /// `M = sum_k f(k) v_k v_k^T`: the GLM predictive of any network, one block at a time.
+    pub(crate) fn jacobian_covariance(
+        &self,
+        jac: &[f64],
+        out: usize,
+        h: usize,
+        o: usize,
+        f: &impl Fn(usize) -> f64,
+    ) -> Vec<f64> {
+        let p = h * o;
+        let mut v = vec![0.0; out * out];
+        let mut add = |w: f64, u: &[f64]| {
+            for a in 0..out {
+                for b in 0..out {
+                    v[a * out + b] += w * u[a] * u[b];
+                }
+            }
+        };
+        match self {
+            Factors::Full { q, .. } => {
+                for k in 0..p {
+                    let u: Vec<f64> = (0..out).map(|a| (0..p).map(|r| jac[a * p + r] * q[r * p + k]).sum()).collect();
+                    add(f(k), &u);
+                }
+            }
+            Factors::Diagonal { .. } => {
+                for k in 0..p {
+                    let u: Vec<f64> = (0..out).map(|a| jac[a * p + k]).collect();
+                    add(f(k), &u);
+                }
+            }
+            Factors::Kron { qa, qg, .. } => {
+                // u_a for eigenvector (i, j) is (qa^T J_a qg)[i][j], J_a the row as an h x o matrix.
+                let rotated: Vec<Vec<f64>> = (0..out)
+                    .map(|a| {
+                        let ja = &jac[a * p..(a + 1) * p];
+                        let left: Vec<f64> = (0..h * o)
+                            .map(|ij| (0..h).map(|r| qa[r * h + ij / o] * ja[r * o + ij % o]).sum())
+                            .collect();
+                        (0..h * o).map(|ij| (0..o).map(|c| left[(ij / o) * o + c] * qg[c * o + ij % o]).sum()).collect()
+                    })
+                    .collect();
+                for k in 0..p {
+                    let u: Vec<f64> = rotated.iter().map(|m| m[k]).collect();
+                    add(f(k), &u);
                 }
             }
         }

@@ -5,8 +5,9 @@
 use burn::nn::Linear;
 use burn::prelude::*;
 
-use super::curvature::{gram, Curvature, Factors};
+use super::curvature::{gram, Curvature, Factors, Fisher};
 use super::linalg::symmetric_eigen;
+use super::tuning::{evidence_arguments, laplace_evidence, replace_sigma};
 use crate::error::{check_positive, Error, Result};
 use crate::metrics::host::{self, ColumnsOf};
 
@@ -47,11 +48,13 @@ pub struct LastLayerLaplaceConfig {
     pub prior_precision: f64,
     /// The posterior mean (default [`LaplaceMean::Trained`]).
     pub mean: LaplaceMean,
+    /// The curvature matrix: the GGN (default) or the empirical Fisher.
+    pub fisher: Fisher,
 }
 
 impl Default for LastLayerLaplaceConfig {
     fn default() -> Self {
-        Self { curvature: Curvature::Kron, prior_precision: 1.0, mean: LaplaceMean::Trained }
+        Self { curvature: Curvature::Kron, prior_precision: 1.0, mean: LaplaceMean::Trained, fisher: Fisher::Ggn }
     }
 }
 
@@ -151,6 +154,15 @@ pub(crate) fn outputs(phi: &[f64], theta: &[f64], h: usize, o: usize) -> Vec<f64
     f
 }
 
+/// The factor on a Gaussian fit's curvature (stored at `sigma = 1`): `1 / sigma^2` for the
+/// GGN, `1 / sigma^4` for the empirical Fisher (whose residuals carry a `1 / sigma^2` each).
+pub(crate) fn gaussian_scale(fisher: Fisher, sigma: f64) -> f64 {
+    match fisher {
+        Fisher::Ggn => 1.0 / (sigma * sigma),
+        Fisher::Empirical => 1.0 / (sigma * sigma).powi(2),
+    }
+}
+
 /// The softmax of one row of logits.
 pub(crate) fn softmax(z: &[f64]) -> Vec<f64> {
     let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -180,6 +192,12 @@ impl LastLayerLaplaceConfig {
     /// With another posterior mean.
     pub fn with_mean(mut self, mean: LaplaceMean) -> Self {
         self.mean = mean;
+        self
+    }
+
+    /// With another curvature matrix ([`Fisher::Empirical`] needs [`LaplaceMean::Trained`]).
+    pub fn with_fisher(mut self, fisher: Fisher) -> Self {
+        self.fisher = fisher;
         self
     }
 
@@ -214,8 +232,19 @@ impl LastLayerLaplaceConfig {
         }
         let y = host::floats(CONTEXT, "targets", targets)?;
         let hp = h + usize::from(bias);
-        let identity: Vec<f64> = (0..o * o).map(|k| f64::from(u8::from(k / o == k % o))).collect();
-        let factors = Factors::build(self.curvature, &phi, n, hp, o, |_| identity.clone());
+        let f = outputs(&phi, &trained, hp, o);
+        let factors = match self.fisher {
+            Fisher::Ggn => {
+                let identity: Vec<f64> = (0..o * o).map(|k| f64::from(u8::from(k / o == k % o))).collect();
+                Factors::build(self.curvature, &phi, n, hp, o, |_| identity.clone())
+            }
+            // r_n r_n^T with r_n = f_n - y_n: the empirical Fisher at sigma = 1 (it scales as
+            // 1 / sigma^4).
+            Fisher::Empirical => Factors::build(self.curvature, &phi, n, hp, o, |row| {
+                let r: Vec<f64> = (0..o).map(|a| f[row * o + a] - y[row * o + a]).collect();
+                (0..o * o).map(|k| r[k / o] * r[k % o]).collect()
+            }),
+        };
         let (gram_e, gram_q) = symmetric_eigen(&gram(&phi, n, hp), hp);
         let mut phi_t_y = vec![0.0; hp * o];
         for (row, yr) in phi.chunks_exact(hp).zip(y.chunks_exact(o)) {
@@ -225,7 +254,6 @@ impl LastLayerLaplaceConfig {
                 }
             }
         }
-        let f = outputs(&phi, &trained, hp, o);
         let trained_rss = f.iter().zip(&y).map(|(f, y)| (y - f).powi(2)).sum();
         let y_sq = y.iter().map(|v| v * v).sum();
         let mut out = LastLayerLaplace {
@@ -297,7 +325,15 @@ impl LastLayerLaplaceConfig {
         let log_lik = probs.iter().zip(&labels).map(|(p, &y)| p[y].max(f64::MIN_POSITIVE).ln()).sum();
         let factors = Factors::build(self.curvature, &phi, n, hp, k, |row| {
             let p = &probs[row];
-            (0..k * k).map(|r| f64::from(u8::from(r / k == r % k)) * p[r / k] - p[r / k] * p[r % k]).collect()
+            match self.fisher {
+                Fisher::Ggn => {
+                    (0..k * k).map(|r| f64::from(u8::from(r / k == r % k)) * p[r / k] - p[r / k] * p[r % k]).collect()
+                }
+                Fisher::Empirical => {
+                    let r: Vec<f64> = (0..k).map(|a| p[a] - f64::from(u8::from(a == labels[row]))).collect();
+                    (0..k * k).map(|c| r[c / k] * r[c % k]).collect()
+                }
+            }
         });
         Ok(LastLayerLaplace {
             config: *self,
@@ -316,7 +352,17 @@ impl LastLayerLaplaceConfig {
     }
 
     fn check(&self, context: &'static str) -> Result<()> {
-        check_positive(context, "prior_precision", self.prior_precision, "use a positive prior precision such as 1.0")
+        check_positive(context, "prior_precision", self.prior_precision, "use a positive prior precision such as 1.0")?;
+        if self.fisher == Fisher::Empirical && self.mean == LaplaceMean::Refit {
+            return Err(Error::invalid(
+                context,
+                "mean",
+                "LaplaceMean::Refit",
+                "LaplaceMean::Trained with Fisher::Empirical",
+                "the empirical Fisher is taken at the trained weights; use LaplaceMean::Trained or Fisher::Ggn",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -349,7 +395,7 @@ impl LastLayerLaplace {
     /// The likelihood's scale on the GGN: `1 / sigma^2` (Gaussian) or 1.
     pub(crate) fn scale(&self) -> f64 {
         match self.likelihood {
-            LaplaceLikelihood::Gaussian { sigma } => 1.0 / (sigma * sigma),
+            LaplaceLikelihood::Gaussian { sigma } => gaussian_scale(self.config.fisher, sigma),
             LaplaceLikelihood::Categorical => 1.0,
         }
     }
@@ -438,24 +484,7 @@ impl LastLayerLaplace {
     /// `sigma` is given for a categorical fit.
     pub fn log_marginal_likelihood_at(&self, lambda: f64, sigma: Option<f64>) -> Result<f64> {
         const CONTEXT: &str = "LastLayerLaplace::log_marginal_likelihood_at";
-        check_positive(CONTEXT, "prior_precision", lambda, "use a positive prior precision such as 1.0")?;
-        let sigma = match (self.likelihood, sigma) {
-            (LaplaceLikelihood::Gaussian { sigma: current }, s) => {
-                let s = s.unwrap_or(current);
-                check_positive(CONTEXT, "sigma", s, "pass a positive observation noise sd")?;
-                Some(s)
-            }
-            (LaplaceLikelihood::Categorical, None) => None,
-            (LaplaceLikelihood::Categorical, Some(s)) => {
-                return Err(Error::invalid(
-                    CONTEXT,
-                    "sigma",
-                    s,
-                    "None for a categorical likelihood",
-                    "a classifier has no observation noise; pass None",
-                ))
-            }
-        };
+        let sigma = evidence_arguments(CONTEXT, self.likelihood, lambda, sigma)?;
         Ok(self.evidence(lambda, sigma))
     }
 
@@ -464,14 +493,11 @@ impl LastLayerLaplace {
             (Some(g), Some(sigma)) => {
                 let theta = self.mean_at(lambda, sigma);
                 let ll = self.gaussian_log_lik(g, &theta, sigma);
-                (theta, ll, 1.0 / (sigma * sigma))
+                (theta, ll, gaussian_scale(self.config.fisher, sigma))
             }
             _ => (self.trained.clone(), self.categorical_log_lik, 1.0),
         };
-        let scatter: f64 = theta.iter().map(|t| t * t).sum();
-        let p = theta.len() as f64;
-        let log_det: f64 = self.eigenvalues.iter().map(|e| (s * e + lambda).ln()).sum();
-        log_lik - 0.5 * lambda * scatter + 0.5 * p * lambda.ln() - 0.5 * log_det
+        laplace_evidence(log_lik, &theta, &self.eigenvalues, s, lambda)
     }
 
     /// Sets the prior precision (and refits the mean under [`LaplaceMean::Refit`]).
@@ -497,19 +523,7 @@ impl LastLayerLaplace {
     /// [`Error::InvalidParameter`] when `sigma` is not `> 0` and finite or the fit is categorical.
     pub fn set_sigma(&mut self, sigma: f64) -> Result<()> {
         const CONTEXT: &str = "LastLayerLaplace::set_sigma";
-        check_positive(CONTEXT, "sigma", sigma, "pass a positive observation noise sd")?;
-        match &mut self.likelihood {
-            LaplaceLikelihood::Gaussian { sigma: s } => *s = sigma,
-            LaplaceLikelihood::Categorical => {
-                return Err(Error::invalid(
-                    CONTEXT,
-                    "likelihood",
-                    "Categorical",
-                    "Gaussian",
-                    "a classifier has no observation noise",
-                ))
-            }
-        }
+        replace_sigma(CONTEXT, &mut self.likelihood, sigma)?;
         self.refresh_mean();
         Ok(())
     }

@@ -79,15 +79,7 @@ impl LastLayerLaplace {
         };
         let device = features.device();
         let (mean, cov, m) = self.moments(CONTEXT, features)?;
-        let o = self.outputs;
-        let epistemic: Vec<f64> = cov.chunks_exact(o * o).flat_map(|c| (0..o).map(move |a| c[a * o + a])).collect();
-        let shape = [m, o];
-        Ok(RegressionSummary {
-            mean: Tensor::from_data(TensorData::new(mean, shape), &device),
-            aleatoric_var: Tensor::full(shape, sigma * sigma, &device),
-            epistemic_var: Tensor::from_data(TensorData::new(epistemic, shape), &device),
-            samples: 0,
-        })
+        Ok(regression_summary(mean, &cov, m, self.outputs, sigma, &device))
     }
 
     /// Categorical likelihood: the probit approximation of the GLM predictive (MacKay 1992;
@@ -109,24 +101,7 @@ impl LastLayerLaplace {
         }
         let device = features.device();
         let (mean, cov, m) = self.moments(CONTEXT, features)?;
-        let k = self.outputs;
-        let mut probs = Vec::with_capacity(m * k);
-        let (mut h_pred, mut h_plug) = (Vec::with_capacity(m), Vec::with_capacity(m));
-        for (mu, c) in mean.chunks_exact(k).zip(cov.chunks_exact(k * k)) {
-            let scaled: Vec<f64> =
-                (0..k).map(|a| mu[a] / (1.0 + std::f64::consts::PI * c[a * k + a] / 8.0).sqrt()).collect();
-            let p = softmax(&scaled);
-            h_pred.push(entropy(&p));
-            h_plug.push(entropy(&softmax(mu)));
-            probs.extend(p);
-        }
-        Ok(ClassificationSummary {
-            probs: Tensor::from_data(TensorData::new(probs, [m, k]), &device),
-            predictive_entropy: Tensor::from_data(TensorData::new(h_pred, [m]), &device),
-            expected_entropy: Tensor::from_data(TensorData::new(h_plug, [m]), &device),
-            variation_ratio: Tensor::zeros([m], &device),
-            samples: 0,
-        })
+        Ok(probit_summary(&mean, &cov, m, self.outputs, &device))
     }
 
     /// Categorical likelihood: `samples` draws of the outputs from the GLM,
@@ -144,22 +119,75 @@ impl LastLayerLaplace {
         }
         let device = features.device();
         let (mean, cov, m) = self.moments(CONTEXT, features)?;
-        let k = self.outputs;
-        let mut probs = vec![0.0; samples * m * k];
-        noise::with_rng(|rng| {
-            for (n, (mu, c)) in mean.chunks_exact(k).zip(cov.chunks_exact(k * k)).enumerate() {
-                let l = factor(c, k);
-                for s in 0..samples {
-                    let eps: Vec<f64> = (0..k).map(|_| StandardNormal.sample(&mut *rng)).collect();
-                    let f: Vec<f64> =
-                        (0..k).map(|a| mu[a] + (0..=a).map(|b| l[a * k + b] * eps[b]).sum::<f64>()).collect();
-                    let at = (s * m + n) * k;
-                    probs[at..at + k].copy_from_slice(&softmax(&f));
-                }
-            }
-        });
-        predict::classification(Tensor::from_data(TensorData::new(probs, [samples, m, k]), &device))
+        monte_carlo_summary(&mean, &cov, m, self.outputs, samples, &device)
     }
+}
+
+/// The closed-form Gaussian predictive from output means `[M, O]` and covariances (`M` blocks
+/// of `O x O`): epistemic variance the covariance's diagonal, aleatoric `sigma^2`.
+pub(crate) fn regression_summary(
+    mean: Vec<f64>,
+    cov: &[f64],
+    m: usize,
+    o: usize,
+    sigma: f64,
+    device: &Device,
+) -> RegressionSummary {
+    let epistemic: Vec<f64> = cov.chunks_exact(o * o).flat_map(|c| (0..o).map(move |a| c[a * o + a])).collect();
+    let shape = [m, o];
+    RegressionSummary {
+        mean: Tensor::from_data(TensorData::new(mean, shape), device),
+        aleatoric_var: Tensor::full(shape, sigma * sigma, device),
+        epistemic_var: Tensor::from_data(TensorData::new(epistemic, shape), device),
+        samples: 0,
+    }
+}
+
+/// The probit approximation of the softmax of Gaussian logits (means `[M, K]`, covariances `M`
+/// blocks of `K x K`); see [`LastLayerLaplace::predict_probit`].
+pub(crate) fn probit_summary(mean: &[f64], cov: &[f64], m: usize, k: usize, device: &Device) -> ClassificationSummary {
+    let mut probs = Vec::with_capacity(m * k);
+    let (mut h_pred, mut h_plug) = (Vec::with_capacity(m), Vec::with_capacity(m));
+    for (mu, c) in mean.chunks_exact(k).zip(cov.chunks_exact(k * k)) {
+        let scaled: Vec<f64> =
+            (0..k).map(|a| mu[a] / (1.0 + std::f64::consts::PI * c[a * k + a] / 8.0).sqrt()).collect();
+        let p = softmax(&scaled);
+        h_pred.push(entropy(&p));
+        h_plug.push(entropy(&softmax(mu)));
+        probs.extend(p);
+    }
+    ClassificationSummary {
+        probs: Tensor::from_data(TensorData::new(probs, [m, k]), device),
+        predictive_entropy: Tensor::from_data(TensorData::new(h_pred, [m]), device),
+        expected_entropy: Tensor::from_data(TensorData::new(h_plug, [m]), device),
+        variation_ratio: Tensor::zeros([m], device),
+        samples: 0,
+    }
+}
+
+/// `samples` draws of Gaussian logits per point through the softmax and
+/// [`predict::classification`]; see [`LastLayerLaplace::predict_monte_carlo`].
+pub(crate) fn monte_carlo_summary(
+    mean: &[f64],
+    cov: &[f64],
+    m: usize,
+    k: usize,
+    samples: usize,
+    device: &Device,
+) -> Result<ClassificationSummary> {
+    let mut probs = vec![0.0; samples * m * k];
+    noise::with_rng(|rng| {
+        for (n, (mu, c)) in mean.chunks_exact(k).zip(cov.chunks_exact(k * k)).enumerate() {
+            let l = factor(c, k);
+            for s in 0..samples {
+                let eps: Vec<f64> = (0..k).map(|_| StandardNormal.sample(&mut *rng)).collect();
+                let f: Vec<f64> = (0..k).map(|a| mu[a] + (0..=a).map(|b| l[a * k + b] * eps[b]).sum::<f64>()).collect();
+                let at = (s * m + n) * k;
+                probs[at..at + k].copy_from_slice(&softmax(&f));
+            }
+        }
+    });
+    predict::classification(Tensor::from_data(TensorData::new(probs, [samples, m, k]), device))
 }
 
 /// A Cholesky factor of a covariance, with jitter on the diagonal if it is only semi-definite.
@@ -182,7 +210,7 @@ fn entropy(p: &[f64]) -> f64 {
     -p.iter().filter(|&&v| v > 0.0).map(|v| v * v.ln()).sum::<f64>()
 }
 
-fn wrong_likelihood(context: &'static str, got: &'static str, needed: &'static str) -> Error {
+pub(crate) fn wrong_likelihood(context: &'static str, got: &'static str, needed: &'static str) -> Error {
     Error::invalid(
         context,
         "likelihood",

@@ -13,11 +13,11 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution as _, StandardNormal};
 
-fn normals(rng: &mut StdRng, n: usize) -> Vec<f64> {
+pub(crate) fn normals(rng: &mut StdRng, n: usize) -> Vec<f64> {
     (0..n).map(|_| StandardNormal.sample(rng)).collect()
 }
 
-fn linear(w: &[f64], b: Option<&[f64]>, h: usize, o: usize, device: &Device) -> Linear {
+pub(crate) fn linear(w: &[f64], b: Option<&[f64]>, h: usize, o: usize, device: &Device) -> Linear {
     Linear {
         weight: Param::from_tensor(tensor2(w, h, o, device)),
         bias: b.map(|b| Param::from_tensor(tensor1(b, device))),
@@ -26,7 +26,7 @@ fn linear(w: &[f64], b: Option<&[f64]>, h: usize, o: usize, device: &Device) -> 
 
 /// Inverse and log-determinant of a symmetric positive-definite matrix, by Gauss-Jordan and a
 /// separate Cholesky: the test's own linear algebra, independent of the library's eigenbasis.
-fn inverse(a: &[f64], n: usize) -> Vec<f64> {
+pub(crate) fn inverse(a: &[f64], n: usize) -> Vec<f64> {
     let mut m = a.to_vec();
     let mut inv: Vec<f64> = (0..n * n).map(|k| f64::from(u8::from(k / n == k % n))).collect();
     for c in 0..n {
@@ -51,7 +51,7 @@ fn inverse(a: &[f64], n: usize) -> Vec<f64> {
     inv
 }
 
-fn log_det(a: &[f64], n: usize) -> f64 {
+pub(crate) fn log_det(a: &[f64], n: usize) -> f64 {
     let mut l = vec![0.0; n * n];
     let mut out = 0.0;
     for i in 0..n {
@@ -69,16 +69,16 @@ fn log_det(a: &[f64], n: usize) -> f64 {
 }
 
 /// A linear-Gaussian data set: `x` `[n, h]`, `y` `[n, o]`, and `x` with a column of ones.
-struct Data {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    xb: Vec<f64>,
-    n: usize,
-    h: usize,
-    o: usize,
+pub(crate) struct Data {
+    pub(crate) x: Vec<f64>,
+    pub(crate) y: Vec<f64>,
+    pub(crate) xb: Vec<f64>,
+    pub(crate) n: usize,
+    pub(crate) h: usize,
+    pub(crate) o: usize,
 }
 
-fn data(seed: u64, n: usize, h: usize, o: usize) -> Data {
+pub(crate) fn data(seed: u64, n: usize, h: usize, o: usize) -> Data {
     let mut rng = StdRng::seed_from_u64(seed);
     let x = normals(&mut rng, n * h);
     let w = normals(&mut rng, (h + 1) * o);
@@ -104,7 +104,7 @@ fn fit(d: &Data, curvature: Curvature, lambda: f64, sigma: f64) -> LastLayerLapl
         .unwrap()
 }
 
-fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
+pub(crate) fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
         assert!((x - y).abs() <= tol, "{what}[{k}]: {x} vs {y}");

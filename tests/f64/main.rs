@@ -16,6 +16,7 @@ mod dist_student_t;
 mod dist_wrappers;
 mod elbo;
 mod laplace;
+mod laplace_dense;
 mod ppl_checkpoint;
 mod ppl_eight_schools;
 mod ppl_elbo;

@@ -49,7 +49,7 @@ fn every_method_beats_the_training_mean_on_two_yacht_splits() {
     args.samples = 500;
     args.json = true;
     let reports = uci_example::run(&args).expect("the tiny benchmark runs");
-    assert_eq!(reports.len(), 3);
+    assert_eq!(reports.len(), 5);
     for r in &reports {
         eprintln!("{r:?}; training mean: rmse {base_rmse:.3} ll {base_ll:.3}");
         assert_eq!(r.splits, SPLITS);
