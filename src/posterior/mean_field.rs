@@ -9,7 +9,7 @@
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::prelude::*;
 
-use super::{moped, sigma_of_rho, PosteriorInit, Prior};
+use super::{moped, sigma_of_rho, KlEstimate, PosteriorInit, Prior};
 use crate::bayesian::LayerStats;
 use crate::error::Result;
 use crate::noise;
@@ -117,6 +117,25 @@ impl<const D: usize> MeanField<D> {
     /// ([`Prior::kl_rho`]).
     pub fn kl(&self, prior: &Prior) -> Tensor<1> {
         prior.kl_rho(self.mu.val(), self.rho.val())
+    }
+
+    /// [`kl`](Self::kl) against a prior centred on the elementwise `loc` (MOPED's pretrained
+    /// weights) when it is given: closed form for a Normal prior, one Monte-Carlo draw otherwise
+    /// ([`Prior::kl`]).
+    pub fn kl_about(&self, prior: &Prior, loc: Option<Tensor<D>>) -> Tensor<1> {
+        match loc {
+            None => self.kl(prior),
+            Some(loc) => prior.kl(self.mu.val(), self.sigma(), Some(loc)),
+        }
+    }
+
+    /// The KL against `prior` (centred on `loc` when given) averaged over `samples` draws, with
+    /// the variance of one draw ([`Prior::kl_estimate`]; exact for a Normal prior).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if `samples < 2`.
+    pub fn kl_estimate(&self, prior: &Prior, loc: Option<Tensor<D>>, samples: usize) -> Result<KlEstimate> {
+        prior.kl_estimate(self.mu.val(), self.sigma(), loc, samples)
     }
 
     /// `[samples, ...weight shape]`.

@@ -15,4 +15,4 @@ pub use gaussian::{inverse_softplus, kl_normal_normal_sum, sigma_of_rho, softplu
 pub use init::{moped, MuInit, PosteriorInit};
 pub use mean_field::MeanField;
 pub(crate) use mean_field::{layer_kl, layer_stats};
-pub use prior::Prior;
+pub use prior::{KlEstimate, Prior};
