@@ -220,3 +220,37 @@ fn one_draw_kl_gradient_is_unbiased() {
         }
     }
 }
+
+#[test]
+fn a_prior_centred_on_pretrained_weights_gives_zero_kl_at_the_prior_and_shifts_by_the_closed_form() {
+    use bayesburn::convert::{MopedConfig, ToBayesian};
+    use bayesburn::posterior::inverse_softplus;
+    use bayesburn::Bayesian;
+    use burn::module::Param;
+
+    let device = device();
+    let linear = noise::with_seed(4, || burn::nn::LinearConfig::new(5, 3).init(&device));
+    let scale = 0.3;
+    let config = MopedConfig::new().with_prior(Prior::Normal { loc: 0.0, scale }).with_centre_prior(true);
+    let mut layer = linear.to_bayesian(&config).unwrap();
+    let kl = |l: &bayesburn::layers::BayesLinear| host(l.kl().unwrap())[0];
+    let moped_kl = kl(&layer);
+    // The posterior equal to the prior: mu = w = the centre, sigma = the prior scale.
+    let rho = inverse_softplus(scale);
+    layer.weight.rho = Param::from_tensor(layer.weight.rho.val().full_like(rho));
+    let bias = layer.bias.as_mut().unwrap();
+    bias.rho = Param::from_tensor(bias.rho.val().full_like(rho));
+    assert!(kl(&layer).abs() < 1e-12, "KL at the prior {}", kl(&layer));
+    // Shifting the centre by c adds n c^2 / (2 scale^2) (n = 18 weights and biases), whatever sigma.
+    let (w, b) = (linear.weight.val(), linear.bias.as_ref().unwrap().val());
+    for c in [0.05, -0.4] {
+        let want = 18.0 * c * c / (2.0 * scale * scale);
+        let shifted = layer.clone().with_prior_centre(w.clone().add_scalar(c), Some(b.clone().add_scalar(c))).unwrap();
+        assert_rel(kl(&shifted), want, 1e-10, &format!("KL at the prior, centre shifted by {c}"));
+        let moped = linear.to_bayesian(&config).unwrap();
+        let moped_shifted = moped.with_prior_centre(w.clone().add_scalar(c), Some(b.clone().add_scalar(c))).unwrap();
+        assert_rel(kl(&moped_shifted) - moped_kl, want, 1e-10, &format!("MOPED KL, centre shifted by {c}"));
+    }
+    // The statistics see the centre: every weight is at its prior.
+    assert_eq!(layer.posterior_stats()[0].prior_share, 1.0);
+}
