@@ -59,7 +59,9 @@ impl<const D: usize> MeanField<D> {
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if `delta` is not positive.
     pub fn moped(w: Tensor<D>, delta: f64) -> Result<Self> {
         let (mu, rho) = moped(w.detach(), delta)?;
-        Ok(MeanField::new(mu, rho))
+        // Both detached again: `rho` is computed, and a parameter must be a leaf of the graph to
+        // be tracked on an autodiff device.
+        Ok(MeanField::new(mu.detach(), rho.detach()))
     }
 
     /// The shape of the weight tensor.

@@ -1,22 +1,4 @@
-//! Weight priors, and the KL of a mean-field Normal posterior against them.
-//!
-//! A [`Normal`](Prior::Normal) prior has a closed-form KL. The others have none: their KL is a
-//! Monte-Carlo estimate at the reparameterized weight sample `w = mu + sigma * eps`, one draw per
-//! weight in [`Prior::kl`] (what [`Bayesian::kl`](crate::Bayesian::kl) returns, differentiable
-//! through `mu` and `sigma`), and many draws with their variance in [`Prior::kl_estimate`].
-//!
-//! For [`Laplace`](Prior::Laplace), [`StudentT`](Prior::StudentT) and
-//! [`Horseshoe`](Prior::Horseshoe) only the cross-entropy is sampled: the entropy of the Normal
-//! posterior is exact, so one draw is `sum[-log sigma - ln(2 pi e)/2 - log p(w)]`. Its variance is
-//! that of `log p(w)` alone, far below that of `log q(w) - log p(w)` when the posterior is narrow
-//! (the usual case: the `eps^2 / 2` of `log q` has variance 1/2 per weight). The
-//! [`ScaleMixture`](Prior::ScaleMixture) keeps Blundell et al.'s `log q(w) - log p(w)`.
-//!
-//! The horseshoe is `w | lambda ~ N(0, (tau lambda)^2)` with `lambda ~ C+(0, 1)`; its KL uses the
-//! exact marginal density of `w` (Carvalho, Polson & Scott 2010, eq. 4),
-//! `p(w) = exp(z) E1(z) / (tau sqrt(2 pi^3))` with `z = w^2 / (2 tau^2)` and `E1` the exponential
-//! integral, not a Monte-Carlo average over `lambda` (which would be biased upwards by Jensen's
-//! inequality).
+//! Weight priors, and the KL of a mean-field Normal posterior against them (see [`Prior`]).
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -26,6 +8,24 @@ use crate::distributions::LN_SQRT_2PI;
 use crate::error::{check_positive, Error, Result};
 
 /// The prior `p(w)` of a variational layer's weights (the same prior on every element).
+///
+/// A [`Normal`](Prior::Normal) prior has a closed-form KL. The others have none: their KL is a
+/// Monte-Carlo estimate at the reparameterized weight sample `w = mu + sigma * eps`, one draw per
+/// weight in [`Prior::kl`] (what [`Bayesian::kl`](crate::Bayesian::kl) returns, differentiable
+/// through `mu` and `sigma`), and many draws with their variance in [`Prior::kl_estimate`].
+///
+/// For [`Laplace`](Prior::Laplace), [`StudentT`](Prior::StudentT) and
+/// [`Horseshoe`](Prior::Horseshoe) only the cross-entropy is sampled: the entropy of the Normal
+/// posterior is exact, so one draw is `sum[-log sigma - ln(2 pi e)/2 - log p(w)]`. Its variance is
+/// that of `log p(w)` alone, far below that of `log q(w) - log p(w)` when the posterior is narrow
+/// (the usual case: the `eps^2 / 2` of `log q` has variance 1/2 per weight). The
+/// [`ScaleMixture`](Prior::ScaleMixture) keeps Blundell et al.'s `log q(w) - log p(w)`.
+///
+/// The horseshoe is `w | lambda ~ N(0, (tau lambda)^2)` with `lambda ~ C+(0, 1)`; its KL uses the
+/// exact marginal density of `w` (Carvalho, Polson & Scott 2010, eq. 4),
+/// `p(w) = exp(z) E1(z) / (tau sqrt(2 pi^3))` with `z = w^2 / (2 tau^2)` and `E1` the exponential
+/// integral, not a Monte-Carlo average over `lambda` (which would be biased upwards by Jensen's
+/// inequality).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Prior {
     /// `N(loc, scale^2)`. The KL from a mean-field Normal posterior has a closed form.
@@ -67,7 +67,7 @@ pub enum Prior {
     /// The horseshoe (Carvalho, Polson & Scott 2010): `w ~ N(0, (tau lambda)^2)` with a
     /// half-Cauchy local scale `lambda ~ C+(0, 1)` per weight, integrated out: a pole at 0 and
     /// Cauchy tails, so weights are either shrunk hard or left alone. Monte-Carlo KL against the
-    /// exact marginal density (see the [module documentation](self)).
+    /// exact marginal density (see [`Prior`]).
     Horseshoe {
         /// Global scale `tau` (> 0).
         tau: f64,
@@ -270,7 +270,7 @@ impl Prior {
     /// differentiable through `mu` and `sigma`: `log q(w) - log p(w)` for
     /// [`Prior::ScaleMixture`] (Blundell et al. 2015, eq. 2), the exact negative entropy of `q`
     /// minus `log p(w)` for the Laplace, Student-t and horseshoe priors (see the
-    /// [module documentation](self)). [`kl_estimate`](Self::kl_estimate) averages many draws and
+    /// documentation of [`Prior`]). [`kl_estimate`](Self::kl_estimate) averages many draws and
     /// reports their variance.
     pub fn kl<const D: usize>(&self, mu: Tensor<D>, sigma: Tensor<D>, loc: Option<Tensor<D>>) -> Tensor<1> {
         match *self {

@@ -102,7 +102,7 @@ fn with_rho<const D: usize>(field: &mut MeanField<D>, rho: f64) {
 
 #[test]
 fn converted_mlp_in_mean_mode_equals_the_deterministic_network() {
-    let device = device().inner();
+    let device = device();
     let net = mlp(&device);
     let bnn = net.to_bayesian(&MopedConfig::new()).unwrap();
     assert_eq!(bnn.label, "mlp");
@@ -122,7 +122,7 @@ fn converted_mlp_in_mean_mode_equals_the_deterministic_network() {
 
 #[test]
 fn samples_equal_the_deterministic_network_as_sigma_goes_to_zero() {
-    let device = device().inner();
+    let device = device();
     let net = mlp(&device);
     let x = inputs([5, 3], &device);
     let want = host(net.forward(x.clone()));
@@ -143,7 +143,7 @@ fn samples_equal_the_deterministic_network_as_sigma_goes_to_zero() {
 
 #[test]
 fn converted_cnn_in_mean_mode_equals_the_deterministic_network() {
-    let device = device().inner();
+    let device = device();
     let net = noise::with_seed(2, || cnn(&device));
     let bnn: BayesCnn = net.to_bayesian(&MopedConfig::new().with_delta(0.2)).unwrap();
     let x = inputs([4, 2, 6, 6], &device);
@@ -160,7 +160,7 @@ fn converted_cnn_in_mean_mode_equals_the_deterministic_network() {
 
 #[test]
 fn the_prior_is_centred_on_the_pretrained_weights_when_asked() {
-    let device = device().inner();
+    let device = device();
     let net = mlp(&device);
     let prior = Prior::Laplace { loc: 0.0, scale: 0.1 };
     let centred = net.to_bayesian(&MopedConfig::new().with_prior(prior).with_centre_prior(true)).unwrap();
@@ -174,4 +174,18 @@ fn the_prior_is_centred_on_the_pretrained_weights_when_asked() {
     // prior: smaller than against a prior at 0 for the same posterior.
     let (a, b) = noise::with_seed(3, || (centred.out.kl_estimate(200).unwrap(), plain.out.kl_estimate(200).unwrap()));
     assert!(a.value + 4.0 * a.std_error() < b.value - 4.0 * b.std_error(), "centred {a} vs at 0 {b}");
+}
+
+#[test]
+fn a_network_converted_on_the_autodiff_device_trains() {
+    // The twin's parameters are leaves: the KL and the output have gradients in mu and rho.
+    let device = device().autodiff();
+    let net = mlp(&device);
+    let bnn =
+        net.to_bayesian(&MopedConfig::new().with_prior(Prior::StudentT { df: 3.0, loc: 0.0, scale: 1.0 })).unwrap();
+    let loss = bnn.forward(inputs([1, 5, 3], &device)).sum() + bnn.kl().unwrap();
+    let grads = loss.backward();
+    for g in [bnn.out.weight.mu.val(), bnn.out.weight.rho.val(), bnn.hidden[0].weight.rho.val()] {
+        assert!(host(g.grad(&grads).expect("a gradient")).iter().all(|v| v.is_finite()));
+    }
 }
