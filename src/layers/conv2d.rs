@@ -517,6 +517,7 @@ impl Bayesian for BayesConv2d {
     fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
         let layer = LayerKind::BayesConv2d {
             prior: self.prior,
+            prior_centred: self.prior_centre.is_some(),
             estimator: self.estimator,
             mode: self.mode,
             stride: self.stride,
@@ -528,7 +529,8 @@ impl Bayesian for BayesConv2d {
 
     fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
         let architecture = (self.stride, self.dilation, &self.padding);
-        let (prior, estimator, mode) = states.take_bayes_conv2d(&join_path(prefix, ""), self.prior, architecture)?;
+        let (prior, estimator, mode) =
+            states.take_bayes_conv2d(&join_path(prefix, ""), self.prior, self.prior_centre.is_some(), architecture)?;
         Ok(BayesConv2d { prior, estimator, mode, ..self })
     }
 }

@@ -434,12 +434,18 @@ impl Bayesian for BayesLinear {
     }
 
     fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
-        let layer = LayerKind::BayesLinear { prior: self.prior, estimator: self.estimator, mode: self.mode };
+        let layer = LayerKind::BayesLinear {
+            prior: self.prior,
+            prior_centred: self.prior_centre.is_some(),
+            estimator: self.estimator,
+            mode: self.mode,
+        };
         out.push(LayerState { path: join_path(prefix, ""), layer });
     }
 
     fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
-        let (prior, estimator, mode) = states.take_bayes_linear(&join_path(prefix, ""), self.prior)?;
+        let (prior, estimator, mode) =
+            states.take_bayes_linear(&join_path(prefix, ""), self.prior, self.prior_centre.is_some())?;
         Ok(BayesLinear { prior, estimator, mode, ..self })
     }
 }
