@@ -99,3 +99,94 @@ fn twin_name(input: &DeriveInput) -> syn::Result<Ident> {
     }
     Ok(twin.unwrap_or_else(|| format_ident!("Bayes{}", input.ident)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pretty(tokens: TokenStream) -> String {
+        prettyplease::unparse(&syn::parse2(tokens).expect("the expansion parses as a file"))
+    }
+
+    fn error(input: DeriveInput) -> String {
+        expand(input).expect_err("the input is rejected").to_string()
+    }
+
+    #[test]
+    fn expansion_writes_the_twin_and_the_conversion() {
+        let input: DeriveInput = syn::parse_quote! {
+            pub struct Mlp {
+                pub hidden: Vec<Linear>,
+                activation: Relu,
+                #[module(skip)]
+                label: String,
+            }
+        };
+        insta::assert_snapshot!(pretty(expand(input).unwrap()));
+    }
+
+    #[test]
+    fn the_twin_is_named_by_the_attribute_or_bayes_and_the_name() {
+        let named: DeriveInput = syn::parse_quote! {
+            #[to_bayesian(twin = Twin)]
+            struct Net { a: Linear }
+        };
+        assert!(pretty(expand(named).unwrap()).contains("struct Twin {"));
+        let default: DeriveInput = syn::parse_quote!(
+            struct Net {
+                a: Linear,
+            }
+        );
+        assert!(pretty(expand(default).unwrap()).contains("struct BayesNet {"));
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_derive() {
+        let cases: [(DeriveInput, &str); 5] = [
+            (
+                syn::parse_quote!(
+                    enum Net {
+                        A,
+                    }
+                ),
+                "works on structs only",
+            ),
+            (
+                syn::parse_quote!(
+                    struct Net(Linear);
+                ),
+                "needs a struct with named fields",
+            ),
+            (
+                syn::parse_quote!(
+                    struct Net<M> {
+                        a: M,
+                    }
+                ),
+                "does not support generic structs",
+            ),
+            (
+                syn::parse_quote!(
+                    #[to_bayesian(name = X)]
+                    struct Net {
+                        a: Linear,
+                    }
+                ),
+                "accepted: `twin = TwinName`",
+            ),
+            (
+                syn::parse_quote!(
+                    #[to_bayesian]
+                    struct Net {
+                        a: Linear,
+                    }
+                ),
+                "write `#[to_bayesian(twin = TwinName)]`",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = error(input);
+            assert!(got.contains(want), "{got}");
+        }
+    }
+}
