@@ -60,6 +60,7 @@ pub mod bayesian;
 pub mod calibration;
 pub mod check;
 pub mod checkpoint;
+pub mod convert;
 pub mod data;
 pub mod distributions;
 pub mod ensemble;
@@ -82,7 +83,7 @@ pub mod swag;
 pub mod train;
 pub mod vae;
 
-pub use bayesburn_macros::Bayesian;
+pub use bayesburn_macros::{Bayesian, ToBayesian};
 pub use bayesian::{Bayesian, LayerStats, Mode};
 pub use error::{Error, Result};
 
@@ -106,7 +107,7 @@ pub mod prelude {
         distributions::Constraint,
         ppl::{model, Ctx, Plate},
     };
-    pub use bayesburn_macros::Bayesian;
+    pub use bayesburn_macros::{Bayesian, ToBayesian};
 }
 
 /// The README's code blocks, compiled and run as doc tests so the quickstart cannot rot.

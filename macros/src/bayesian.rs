@@ -229,7 +229,7 @@ fn is_skipped(field: &Field) -> syn::Result<bool> {
 
 /// Whether `field` is marked `#[module(skip)]`: burn keeps such a field out of the module (no
 /// parameters, any type), so it can hold no variational weights and is left out here too.
-fn is_module_skip(field: &Field) -> bool {
+pub(crate) fn is_module_skip(field: &Field) -> bool {
     field.attrs.iter().any(|attr| {
         attr.path().is_ident("module")
             && matches!(&attr.meta, Meta::List(list) if list.tokens.clone().into_iter().any(

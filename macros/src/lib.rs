@@ -6,6 +6,7 @@ use proc_macro::TokenStream;
 
 mod bayesian;
 mod model;
+mod to_bayesian;
 
 /// Derives `bayesburn::Bayesian` for a network built from Bayesian modules.
 ///
@@ -76,6 +77,39 @@ mod model;
 pub fn derive_bayesian(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     bayesian::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Derives `bayesburn::convert::ToBayesian` for a deterministic network and writes its
+/// Bayesian twin (bayesian-torch's `dnn_to_bnn`, layer by layer).
+///
+/// On a struct with named fields whose types implement `ToBayesian` (burn's `Linear`, `Conv2d`,
+/// activations, dropout, pooling and normalisation layers, `Vec`/`Option`/arrays of them, or
+/// structs that derive it), it generates:
+///
+/// - the twin struct, `Bayes{Name}` or the name given by `#[to_bayesian(twin = TwinName)]`,
+///   with the same visibility and fields, each of type `<T as ToBayesian>::Bayesian`, deriving
+///   burn's `Module`, `Bayesian` and `Debug` (fields marked `#[module(skip)]` keep their type and
+///   are cloned);
+/// - `impl ToBayesian for Name` with `type Bayesian = TwinName`, converting field by field with
+///   the one `MopedConfig`.
+///
+/// The twin's forward pass is yours to write: bayesburn's layers take the Monte-Carlo sample axis
+/// first (`[S, N, ...]`). Generic structs are not supported (a compile error says so).
+///
+/// ```ignore
+/// #[derive(Module, ToBayesian, Debug)]
+/// #[to_bayesian(twin = BayesMlp)]
+/// pub struct Mlp {
+///     hidden: burn::nn::Linear,
+///     activation: burn::nn::Relu,
+///     out: burn::nn::Linear,
+/// }
+/// // let bnn: BayesMlp = mlp.to_bayesian(&MopedConfig::new())?;
+/// ```
+#[proc_macro_derive(ToBayesian, attributes(to_bayesian))]
+pub fn derive_to_bayesian(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    to_bayesian::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Turns a function into a probabilistic program (a model or a hand-written guide).

@@ -28,6 +28,12 @@ pub enum LayerKind {
     BayesLinear {
         /// The weight prior (for a MOPED layer, the prior it was given).
         prior: Prior,
+        /// Whether the prior is centred elementwise (a
+        /// [`PriorCentre`](crate::posterior::PriorCentre), e.g. on pretrained weights). The
+        /// centre's values are not saved: the model loaded into must have one too, built by the
+        /// same conversion. Absent in older checkpoints: `false`.
+        #[serde(default)]
+        prior_centred: bool,
         /// The estimator used in [`Mode::Sample`].
         estimator: Estimator,
         /// The mode.
@@ -37,6 +43,9 @@ pub enum LayerKind {
     BayesConv2d {
         /// The kernel prior.
         prior: Prior,
+        /// Whether the prior is centred elementwise, as for `BayesLinear`.
+        #[serde(default)]
+        prior_centred: bool,
         /// The estimator used in [`Mode::Sample`].
         estimator: Estimator,
         /// The mode.
@@ -124,6 +133,15 @@ impl LayerStates {
         }
     }
 
+    fn check_centre(&self, path: &str, saved: bool, template: bool) -> Result<()> {
+        let says = |centred: bool| if centred { "centred on a PriorCentre" } else { "centred on its loc" };
+        if saved == template {
+            Ok(())
+        } else {
+            Err(self.error(path, format!("the checkpoint's prior is {}, the model's {}", says(saved), says(template))))
+        }
+    }
+
     fn check_prior(&self, path: &str, saved: Prior, template: Prior) -> Result<Prior> {
         if std::mem::discriminant(&saved) != std::mem::discriminant(&template) {
             return Err(
@@ -136,9 +154,15 @@ impl LayerStates {
 
     /// For a `BayesLinear` at `path` whose template has `template_prior`: the saved prior,
     /// estimator and mode.
-    pub(crate) fn take_bayes_linear(&mut self, path: &str, template_prior: Prior) -> Result<(Prior, Estimator, Mode)> {
+    pub(crate) fn take_bayes_linear(
+        &mut self,
+        path: &str,
+        template_prior: Prior,
+        template_centred: bool,
+    ) -> Result<(Prior, Estimator, Mode)> {
         match self.states.remove(path) {
-            Some(LayerKind::BayesLinear { prior, estimator, mode }) => {
+            Some(LayerKind::BayesLinear { prior, prior_centred, estimator, mode }) => {
+                self.check_centre(path, prior_centred, template_centred)?;
                 Ok((self.check_prior(path, prior, template_prior)?, estimator, mode))
             }
             other => Err(self.mismatch(path, "BayesLinear", other)),
@@ -151,10 +175,12 @@ impl LayerStates {
         &mut self,
         path: &str,
         template_prior: Prior,
+        template_centred: bool,
         architecture: ([usize; 2], [usize; 2], &PaddingConfig2d),
     ) -> Result<(Prior, Estimator, Mode)> {
         match self.states.remove(path) {
-            Some(LayerKind::BayesConv2d { prior, estimator, mode, stride, dilation, padding }) => {
+            Some(LayerKind::BayesConv2d { prior, prior_centred, estimator, mode, stride, dilation, padding }) => {
+                self.check_centre(path, prior_centred, template_centred)?;
                 let (t_stride, t_dilation, t_padding) = architecture;
                 for (what, saved, template) in [
                     ("stride", format!("{stride:?}"), format!("{t_stride:?}")),

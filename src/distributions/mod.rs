@@ -106,7 +106,7 @@ mod normal;
 mod poisson;
 mod scale_mixture;
 mod site;
-mod special;
+pub(crate) mod special;
 mod student_t;
 mod traits;
 mod uniform;

@@ -27,7 +27,9 @@ use crate::bayesian::{join_path, Bayesian, LayerStats, Mode};
 use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
-use crate::posterior::{layer_kl, layer_stats, MeanField, PosteriorInit, Prior};
+use crate::posterior::{
+    layer_kl, layer_kl_estimate, layer_stats, KlEstimate, MeanField, PosteriorInit, Prior, PriorCentre,
+};
 
 const CONFIG: &str = "BayesConv2dConfig";
 const LAYER: &str = "BayesConv2d";
@@ -106,6 +108,7 @@ impl BayesConv2dConfig {
             stride: self.stride,
             dilation: self.dilation,
             padding: self.padding.clone(),
+            prior_centre: None,
             prior: self.prior,
             estimator: self.estimator,
             mode: Mode::Sample,
@@ -143,6 +146,9 @@ pub struct BayesConv2d {
     dilation: [usize; 2],
     #[module(skip)]
     padding: PaddingConfig2d,
+    /// Elementwise centre of the prior (MOPED's pretrained weights), in place of the prior's
+    /// scalar `loc`; `None` for a prior centred on its `loc`. Constants, not parameters.
+    pub prior_centre: Option<PriorCentre<4>>,
     #[module(skip)]
     prior: Prior,
     #[module(skip)]
@@ -179,6 +185,7 @@ impl BayesConv2d {
             stride: conv.stride,
             dilation: conv.dilation,
             padding: conv.padding.clone(),
+            prior_centre: None,
             prior,
             estimator: Estimator::default(),
             mode: Mode::Sample,
@@ -195,6 +202,29 @@ impl BayesConv2d {
     pub fn kernel_size(&self) -> [usize; 2] {
         let [_, _, kh, kw] = self.weight.dims();
         [kh, kw]
+    }
+
+    /// The layer with its prior centred elementwise on `weight` and `bias` (a data-dependent
+    /// prior such as MOPED's, centred on pretrained weights) instead of the prior's scalar
+    /// `loc`; the KL ([`Bayesian::kl`], [`kl_estimate`](Self::kl_estimate)) and the posterior
+    /// statistics use it. The tensors are detached.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `weight` is not the shape of the weights, or `bias` is given
+    /// for a layer without bias (or missing for one with), or not the shape of the bias.
+    pub fn with_prior_centre(mut self, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Result<Self> {
+        const CONTEXT: &str = "BayesConv2d::with_prior_centre";
+        self.prior_centre = Some(PriorCentre::for_layer(CONTEXT, &self.weight, self.bias.as_ref(), weight, bias)?);
+        Ok(self)
+    }
+
+    /// The KL of [`Bayesian::kl`] averaged over `samples` Monte-Carlo draws, with the variance
+    /// of one draw (exact, variance 0, for a Normal prior).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `samples < 2`.
+    pub fn kl_estimate(&self, samples: usize) -> Result<KlEstimate> {
+        layer_kl_estimate(&self.prior, &self.weight, self.bias.as_ref(), self.prior_centre.as_ref(), samples)
     }
 
     /// The weight prior.
@@ -467,7 +497,7 @@ fn same_padding(extent: usize, stride: usize, size: usize) -> (usize, usize) {
 impl Bayesian for BayesConv2d {
     /// `KL(q || p)` summed over every kernel weight and bias, shape `[1]`; always `Some`.
     fn kl(&self) -> Option<Tensor<1>> {
-        Some(layer_kl(&self.prior, &self.weight, self.bias.as_ref()))
+        Some(layer_kl(&self.prior, &self.weight, self.bias.as_ref(), self.prior_centre.as_ref()))
     }
 
     fn with_mode(self, mode: Mode) -> Self {
@@ -475,12 +505,19 @@ impl Bayesian for BayesConv2d {
     }
 
     fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
-        out.push(layer_stats(join_path(prefix, ""), &self.prior, &self.weight, self.bias.as_ref()));
+        out.push(layer_stats(
+            join_path(prefix, ""),
+            &self.prior,
+            &self.weight,
+            self.bias.as_ref(),
+            self.prior_centre.as_ref(),
+        ));
     }
 
     fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
         let layer = LayerKind::BayesConv2d {
             prior: self.prior,
+            prior_centred: self.prior_centre.is_some(),
             estimator: self.estimator,
             mode: self.mode,
             stride: self.stride,
@@ -492,7 +529,8 @@ impl Bayesian for BayesConv2d {
 
     fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
         let architecture = (self.stride, self.dilation, &self.padding);
-        let (prior, estimator, mode) = states.take_bayes_conv2d(&join_path(prefix, ""), self.prior, architecture)?;
+        let (prior, estimator, mode) =
+            states.take_bayes_conv2d(&join_path(prefix, ""), self.prior, self.prior_centre.is_some(), architecture)?;
         Ok(BayesConv2d { prior, estimator, mode, ..self })
     }
 }

@@ -66,6 +66,9 @@ impl HeadKind {
 }
 
 /// The linear map inside a head: deterministic or variational.
+// A head holds one projection, so the size difference costs nothing; boxing `BayesLinear` would
+// change the public variant (burn's `Module` is not implemented for `Box`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum HeadProjection {
     /// A deterministic linear layer.

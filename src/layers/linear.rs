@@ -24,7 +24,9 @@ use crate::checkpoint::{LayerKind, LayerState, LayerStates};
 use crate::error::{check_nonzero, Error, Result};
 use crate::noise;
 use crate::ops;
-use crate::posterior::{layer_kl, layer_stats, MeanField, PosteriorInit, Prior};
+use crate::posterior::{
+    layer_kl, layer_kl_estimate, layer_stats, KlEstimate, MeanField, PosteriorInit, Prior, PriorCentre,
+};
 
 const CONFIG: &str = "BayesLinearConfig";
 const LAYER: &str = "BayesLinear";
@@ -71,6 +73,7 @@ impl BayesLinearConfig {
         Ok(BayesLinear {
             weight: MeanField::from_init(&self.init, [self.d_input, self.d_output], self.d_input, device),
             bias,
+            prior_centre: None,
             prior: self.prior,
             estimator: self.estimator,
             mode: Mode::Sample,
@@ -105,6 +108,9 @@ pub struct BayesLinear {
     pub weight: MeanField<2>,
     /// Posterior of the bias, `[d_output]`; record paths `bias.mu`, `bias.rho`.
     pub bias: Option<MeanField<1>>,
+    /// Elementwise centre of the prior (MOPED's pretrained weights), in place of the prior's
+    /// scalar `loc`; `None` for a prior centred on its `loc`. Constants, not parameters.
+    pub prior_centre: Option<PriorCentre<2>>,
     #[module(skip)]
     prior: Prior,
     #[module(skip)]
@@ -124,7 +130,7 @@ impl BayesLinear {
         // burn's Linear stores its weight as [d_input, d_output] whatever its layout, like ours.
         let weight = MeanField::moped(linear.weight.val(), delta)?;
         let bias = linear.bias.as_ref().map(|b| MeanField::moped(b.val(), delta)).transpose()?;
-        Ok(BayesLinear { weight, bias, prior, estimator: Estimator::default(), mode: Mode::Sample })
+        Ok(BayesLinear { weight, bias, prior_centre: None, prior, estimator: Estimator::default(), mode: Mode::Sample })
     }
 
     /// Deterministic export: the posterior-mean layer as a plain burn [`Linear`] (weights `mu`,
@@ -168,6 +174,29 @@ impl BayesLinear {
     /// Number of output features.
     pub fn d_output(&self) -> usize {
         self.weight.dims()[1]
+    }
+
+    /// The layer with its prior centred elementwise on `weight` and `bias` (a data-dependent
+    /// prior such as MOPED's, centred on pretrained weights) instead of the prior's scalar
+    /// `loc`; the KL ([`Bayesian::kl`], [`kl_estimate`](Self::kl_estimate)) and the posterior
+    /// statistics use it. The tensors are detached.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `weight` is not the shape of the weights, or `bias` is given
+    /// for a layer without bias (or missing for one with), or not the shape of the bias.
+    pub fn with_prior_centre(mut self, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Result<Self> {
+        const CONTEXT: &str = "BayesLinear::with_prior_centre";
+        self.prior_centre = Some(PriorCentre::for_layer(CONTEXT, &self.weight, self.bias.as_ref(), weight, bias)?);
+        Ok(self)
+    }
+
+    /// The KL of [`Bayesian::kl`] averaged over `samples` Monte-Carlo draws, with the variance
+    /// of one draw (exact, variance 0, for a Normal prior).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `samples < 2`.
+    pub fn kl_estimate(&self, samples: usize) -> Result<KlEstimate> {
+        layer_kl_estimate(&self.prior, &self.weight, self.bias.as_ref(), self.prior_centre.as_ref(), samples)
     }
 
     /// The weight prior.
@@ -387,7 +416,7 @@ impl ModuleDisplay for BayesLinear {
 impl Bayesian for BayesLinear {
     /// `KL(q || p)` summed over every weight and bias, shape `[1]`; always `Some`.
     fn kl(&self) -> Option<Tensor<1>> {
-        Some(layer_kl(&self.prior, &self.weight, self.bias.as_ref()))
+        Some(layer_kl(&self.prior, &self.weight, self.bias.as_ref(), self.prior_centre.as_ref()))
     }
 
     fn with_mode(self, mode: Mode) -> Self {
@@ -395,16 +424,28 @@ impl Bayesian for BayesLinear {
     }
 
     fn collect_posterior_stats(&self, prefix: &str, out: &mut Vec<LayerStats>) {
-        out.push(layer_stats(join_path(prefix, ""), &self.prior, &self.weight, self.bias.as_ref()));
+        out.push(layer_stats(
+            join_path(prefix, ""),
+            &self.prior,
+            &self.weight,
+            self.bias.as_ref(),
+            self.prior_centre.as_ref(),
+        ));
     }
 
     fn collect_layer_states(&self, prefix: &str, out: &mut Vec<LayerState>) {
-        let layer = LayerKind::BayesLinear { prior: self.prior, estimator: self.estimator, mode: self.mode };
+        let layer = LayerKind::BayesLinear {
+            prior: self.prior,
+            prior_centred: self.prior_centre.is_some(),
+            estimator: self.estimator,
+            mode: self.mode,
+        };
         out.push(LayerState { path: join_path(prefix, ""), layer });
     }
 
     fn restore_layer_states(self, prefix: &str, states: &mut LayerStates) -> Result<Self> {
-        let (prior, estimator, mode) = states.take_bayes_linear(&join_path(prefix, ""), self.prior)?;
+        let (prior, estimator, mode) =
+            states.take_bayes_linear(&join_path(prefix, ""), self.prior, self.prior_centre.is_some())?;
         Ok(BayesLinear { prior, estimator, mode, ..self })
     }
 }

@@ -9,9 +9,9 @@
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::prelude::*;
 
-use super::{moped, sigma_of_rho, PosteriorInit, Prior};
+use super::{moped, sigma_of_rho, KlEstimate, PosteriorInit, Prior};
 use crate::bayesian::LayerStats;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::noise;
 use crate::ops;
 
@@ -59,7 +59,9 @@ impl<const D: usize> MeanField<D> {
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if `delta` is not positive.
     pub fn moped(w: Tensor<D>, delta: f64) -> Result<Self> {
         let (mu, rho) = moped(w.detach(), delta)?;
-        Ok(MeanField::new(mu, rho))
+        // Both detached again: `rho` is computed, and a parameter must be a leaf of the graph to
+        // be tracked on an autodiff device.
+        Ok(MeanField::new(mu.detach(), rho.detach()))
     }
 
     /// The shape of the weight tensor.
@@ -119,6 +121,25 @@ impl<const D: usize> MeanField<D> {
         prior.kl_rho(self.mu.val(), self.rho.val())
     }
 
+    /// [`kl`](Self::kl) against a prior centred on the elementwise `loc` (MOPED's pretrained
+    /// weights) when it is given: closed form for a Normal prior, one Monte-Carlo draw otherwise
+    /// ([`Prior::kl`]).
+    pub fn kl_about(&self, prior: &Prior, loc: Option<Tensor<D>>) -> Tensor<1> {
+        match loc {
+            None => self.kl(prior),
+            Some(loc) => prior.kl(self.mu.val(), self.sigma(), Some(loc)),
+        }
+    }
+
+    /// The KL against `prior` (centred on `loc` when given) averaged over `samples` draws, with
+    /// the variance of one draw ([`Prior::kl_estimate`]; exact for a Normal prior).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) if `samples < 2`.
+    pub fn kl_estimate(&self, prior: &Prior, loc: Option<Tensor<D>>, samples: usize) -> Result<KlEstimate> {
+        prior.kl_estimate(self.mu.val(), self.sigma(), loc, samples)
+    }
+
     /// `[samples, ...weight shape]`.
     fn sample_shape<const D1: usize>(&self, samples: usize) -> [usize; D1] {
         assert_eq!(D1, D + 1, "MeanField<{D}>: samples have rank {}, not {D1}", D + 1);
@@ -138,12 +159,98 @@ impl<const D: usize> ModuleDisplay for MeanField<D> {
     }
 }
 
-/// `KL(q || prior)` of a layer: its weights and, when it has one, its bias.
-pub(crate) fn layer_kl<const D: usize>(prior: &Prior, weight: &MeanField<D>, bias: Option<&MeanField<1>>) -> Tensor<1> {
-    let kl = weight.kl(prior);
+/// An elementwise prior centre for a layer's weights and bias, in place of the prior's scalar
+/// `loc`: the data-dependent prior of MOPED's empirical Bayes (Krishnan et al. 2020), centred
+/// on the pretrained weights the posterior starts from.
+///
+/// The tensors are constants of the module (not `Param`s): no gradient, no optimizer state, not
+/// in burn's record. A checkpoint loaded into a template built by the same call (e.g.
+/// [`ToBayesian::to_bayesian`](crate::convert::ToBayesian::to_bayesian) of the same pretrained
+/// network) keeps the template's centre.
+#[derive(Module, Debug)]
+pub struct PriorCentre<const D: usize> {
+    /// Centre of the weights' prior, the shape of the weights.
+    pub weight: Tensor<D>,
+    /// Centre of the bias's prior, the shape of the bias (`None` for a layer without bias).
+    pub bias: Option<Tensor<1>>,
+}
+
+impl<const D: usize> PriorCentre<D> {
+    /// The centre `weight`, `bias` (detached) of a layer whose posteriors are `posterior` and
+    /// `posterior_bias`; `context` names the caller in the error.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if `weight` is not the shape of the
+    /// weights, or `bias` is given for a layer without bias (or missing for one with), or not the
+    /// shape of the bias.
+    pub fn for_layer(
+        context: &'static str,
+        posterior: &MeanField<D>,
+        posterior_bias: Option<&MeanField<1>>,
+        weight: Tensor<D>,
+        bias: Option<Tensor<1>>,
+    ) -> Result<Self> {
+        let dims = posterior.dims();
+        if weight.dims() != dims {
+            return Err(Error::shape(
+                context,
+                "weight",
+                format!("{dims:?}"),
+                &weight.dims(),
+                "pass a centre of the weights' shape, e.g. the pretrained weights",
+            ));
+        }
+        let problem = match (posterior_bias, &bias) {
+            (Some(b), Some(centre)) if centre.dims() != b.dims() => Some((
+                format!("{:?}", b.dims()),
+                centre.dims().to_vec(),
+                "pass a centre of the bias's shape, e.g. the pretrained bias",
+            )),
+            (Some(b), None) => {
+                Some((format!("{:?}", b.dims()), Vec::new(), "the layer has a bias: pass its centre too"))
+            }
+            (None, Some(centre)) => Some((
+                "none (the layer has no bias)".to_string(),
+                centre.dims().to_vec(),
+                "pass None for a layer without bias",
+            )),
+            _ => None,
+        };
+        if let Some((expected, got, fix)) = problem {
+            return Err(Error::shape(context, "bias", expected, &got, fix));
+        }
+        Ok(PriorCentre { weight: weight.detach(), bias: bias.map(Tensor::detach) })
+    }
+}
+
+/// `KL(q || prior)` of a layer: its weights and, when it has one, its bias, against the prior
+/// centred on `centre` when it is given.
+pub(crate) fn layer_kl<const D: usize>(
+    prior: &Prior,
+    weight: &MeanField<D>,
+    bias: Option<&MeanField<1>>,
+    centre: Option<&PriorCentre<D>>,
+) -> Tensor<1> {
+    let kl = weight.kl_about(prior, centre.map(|c| c.weight.clone()));
     match bias {
-        Some(bias) => kl + bias.kl(prior),
+        Some(bias) => kl + bias.kl_about(prior, centre.and_then(|c| c.bias.clone())),
         None => kl,
+    }
+}
+
+/// [`layer_kl`] averaged over `samples` draws with the variance of one
+/// ([`MeanField::kl_estimate`]).
+pub(crate) fn layer_kl_estimate<const D: usize>(
+    prior: &Prior,
+    weight: &MeanField<D>,
+    bias: Option<&MeanField<1>>,
+    centre: Option<&PriorCentre<D>>,
+    samples: usize,
+) -> Result<KlEstimate> {
+    let kl = weight.kl_estimate(prior, centre.map(|c| c.weight.clone()), samples)?;
+    match bias {
+        Some(bias) => Ok(kl + bias.kl_estimate(prior, centre.and_then(|c| c.bias.clone()), samples)?),
+        None => Ok(kl),
     }
 }
 
@@ -153,11 +260,12 @@ pub(crate) fn layer_stats<const D: usize>(
     prior: &Prior,
     weight: &MeanField<D>,
     bias: Option<&MeanField<1>>,
+    centre: Option<&PriorCentre<D>>,
 ) -> LayerStats {
     let mut acc = StatsAccumulator::default();
-    acc.add(prior, weight.mu.val(), weight.sigma());
+    acc.add(prior, weight.mu.val(), weight.sigma(), centre.map(|c| c.weight.clone()));
     if let Some(bias) = bias {
-        acc.add(prior, bias.mu.val(), bias.sigma());
+        acc.add(prior, bias.mu.val(), bias.sigma(), centre.and_then(|c| c.bias.clone()));
     }
     acc.finish(name)
 }
@@ -174,12 +282,12 @@ struct StatsAccumulator {
 
 impl StatsAccumulator {
     /// Adds the elements of one variational tensor `N(mu, sigma^2)` under `prior`.
-    fn add<const D: usize>(&mut self, prior: &Prior, mu: Tensor<D>, sigma: Tensor<D>) {
+    fn add<const D: usize>(&mut self, prior: &Prior, mu: Tensor<D>, sigma: Tensor<D>, centre: Option<Tensor<D>>) {
         self.n_weights += mu.shape().num_elements();
         self.snr_sum += scalar((mu.clone().abs() / sigma.clone()).sum());
         self.sigma_sum += scalar(sigma.clone().sum());
-        self.at_prior_sum += scalar(prior.at_prior_mask(mu.clone(), sigma.clone(), None).sum());
-        self.kl += scalar(prior.kl(mu, sigma, None));
+        self.at_prior_sum += scalar(prior.at_prior_mask(mu.clone(), sigma.clone(), centre.clone()).sum());
+        self.kl += scalar(prior.kl(mu, sigma, centre));
     }
 
     /// The finished statistics of the layer called `name`.

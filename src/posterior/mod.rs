@@ -13,6 +13,6 @@ mod prior;
 
 pub use gaussian::{inverse_softplus, kl_normal_normal_sum, sigma_of_rho, softplus, softplus_f64, SIGMA_RHO_MAX};
 pub use init::{moped, MuInit, PosteriorInit};
-pub use mean_field::MeanField;
-pub(crate) use mean_field::{layer_kl, layer_stats};
-pub use prior::Prior;
+pub(crate) use mean_field::{layer_kl, layer_kl_estimate, layer_stats};
+pub use mean_field::{MeanField, PriorCentre};
+pub use prior::{KlEstimate, Prior};

@@ -5,7 +5,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 
 use super::ctx::Ctx;
-use crate::distributions::{Normal, ScaleMixtureNormal};
+use crate::distributions::{HalfCauchy, Laplace, Normal, ScaleMixtureNormal, StudentT};
 use crate::error::{Error, Result};
 use crate::posterior::Prior;
 
@@ -28,6 +28,21 @@ impl Sampler<'_> {
             ),
             Prior::ScaleMixture { pi, sigma1, sigma2 } => {
                 self.ctx.sample(name, ScaleMixtureNormal::new(pi, sigma1, sigma2, dims, &device)?)
+            }
+            Prior::Laplace { loc, scale } => self.ctx.sample(
+                name,
+                Laplace::new_unchecked(Tensor::full(dims, loc, &device), Tensor::full(dims, scale, &device)),
+            ),
+            Prior::StudentT { df, loc, scale } => self.ctx.sample(
+                name,
+                StudentT::new_unchecked(df, Tensor::full(dims, loc, &device), Tensor::full(dims, scale, &device)),
+            ),
+            Prior::Horseshoe { tau } => {
+                // The hierarchical form: a local scale site per weight, then the weight.
+                let lambda: Tensor<D> = self
+                    .ctx
+                    .sample(format!("{name}.lambda"), HalfCauchy::new_unchecked(Tensor::ones(dims, &device)))?;
+                self.ctx.sample(name, Normal::new_unchecked(Tensor::zeros(dims, &device), lambda.mul_scalar(tau)))
             }
         }
     }
@@ -61,6 +76,9 @@ impl ModuleMapper for Sampler<'_> {
 /// module's forward pass is a function of the model's latents: a BNN that SVI guides
 /// (`AutoNormal`) and NUTS ([`ModelPotential`](crate::infer::ModelPotential)) can fit. The module's
 /// own parameter values only give shapes and the device.
+///
+/// A [`Prior::Horseshoe`] is sampled in its hierarchical form: a site `"{name}.{path}.lambda"`
+/// (the half-Cauchy local scales) before each weight site, which is `N(0, (tau lambda)^2)`.
 ///
 /// Call it from a model as `ctx.random_module(..)` or, in a `#[model]` function,
 /// `random_module!("net", module, prior)`.

@@ -328,6 +328,28 @@ fn the_resume_test_can_fail_without_the_optimizer_state() {
     assert_ne!(parameters(&resumed), parameters(&straight));
 }
 
+#[test]
+fn a_prior_centred_on_pretrained_weights_survives_and_a_template_without_one_is_refused() {
+    use bayesburn::convert::{MopedConfig, ToBayesian};
+    let device = crate::support::device();
+    let x = input(2, 3, 4, &device);
+    let dir = TempDir::new("centred");
+    let trained: Linear = LinearConfig::new(4, 3).init(&device);
+    let config = MopedConfig::new().with_prior(Prior::Laplace { loc: 0.0, scale: 0.2 }).with_centre_prior(true);
+    let layer = trained.to_bayesian(&config).unwrap();
+    checkpoint::save_model(&dir.0, &layer).unwrap();
+    // The template built by the same conversion carries the centre; the KL is bit-identical.
+    let loaded = checkpoint::load_model(&dir.0, trained.to_bayesian(&config).unwrap()).unwrap();
+    assert_eq!(fingerprint(&loaded, &x), fingerprint(&layer, &x));
+    // A template whose prior is centred on its loc would silently change the KL: refused.
+    let err = checkpoint::load_model(&dir.0, BayesLinearConfig::new(4, 3).init(&device)).map(|_| ()).unwrap_err();
+    let (field, problem) = checkpoint_error(err);
+    assert_eq!(
+        problem, "the checkpoint's prior is centred on a PriorCentre, the model's centred on its loc",
+        "{field}"
+    );
+}
+
 fn checkpoint_error(err: Error) -> (String, String) {
     match err {
         Error::Checkpoint { field, problem, .. } => (field, problem),

@@ -76,6 +76,28 @@ fn posterior_init_is_checked() {
 }
 
 #[test]
+fn layer_priors_beyond_the_normal_are_checked() {
+    let cfg = |prior| BayesLinearConfig::new(2, 2).with_prior(prior).try_init(&dev());
+    invalid(cfg(Prior::Laplace { loc: 0.0, scale: 0.0 }), "prior scale", "0");
+    invalid(cfg(Prior::StudentT { df: -1.0, loc: 0.0, scale: 1.0 }), "prior df", "-1");
+    invalid(cfg(Prior::StudentT { df: 3.0, loc: f64::INFINITY, scale: 1.0 }), "prior loc", "inf");
+    invalid(cfg(Prior::Horseshoe { tau: f64::NAN }), "prior tau", "NaN");
+    let w = bayesburn::posterior::MeanField::from_init(&PosteriorInit::default(), [2, 2], 2, &dev());
+    invalid(w.kl_estimate(&Prior::Horseshoe { tau: 0.1 }, None, 1), "samples", "1");
+}
+
+#[test]
+fn conversion_and_prior_centres_are_checked() {
+    use bayesburn::convert::{MopedConfig, ToBayesian};
+    let linear = LinearConfig::new(3, 2).init(&dev());
+    invalid(linear.to_bayesian(&MopedConfig::new().with_delta(0.0)), "delta", "0");
+    let layer = linear.to_bayesian(&MopedConfig::new()).unwrap();
+    shape(layer.clone().with_prior_centre(Tensor::zeros([2, 3], &dev()), None), "weight", "[2, 3]");
+    shape(layer.clone().with_prior_centre(Tensor::zeros([3, 2], &dev()), None), "bias", "[]");
+    shape(layer.with_prior_centre(Tensor::zeros([3, 2], &dev()), Some(Tensor::zeros([3], &dev()))), "bias", "[3]");
+}
+
+#[test]
 fn conv_stride_zero_and_moped_delta_are_checked() {
     invalid(BayesConv2dConfig::new([1, 2], [3, 3]).with_stride([0, 1]).try_init(&dev()), "stride", "[0, 1]");
     let w = Tensor::<2>::ones([2, 2], &dev());
