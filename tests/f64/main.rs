@@ -27,3 +27,4 @@ mod ppl_results;
 mod ppl_runtime;
 mod ppl_score;
 mod ppl_svi;
+mod ppl_tape;
