@@ -284,9 +284,11 @@ impl Term {
             }
             Kind::Normal | Kind::Cauchy | Kind::Laplace | Kind::StudentT => {
                 let (ov, ol, os) = (at(0), at(1), at(2));
+                let mut scale = ScaleCache::default();
                 for i in 0..self.len {
                     let sigma = x[os + i];
-                    let z = (x[ov + i] - x[ol + i]) / sigma;
+                    let (ln_sigma, inv) = scale.of(sigma);
+                    let z = (x[ov + i] - x[ol + i]) * inv;
                     // log p = f(z) - ln sigma + c; g = f'(z).
                     let (f, g) = match self.kind {
                         Kind::Normal => (-0.5 * z * z - LN_SQRT_2PI, -z),
@@ -298,10 +300,10 @@ impl Term {
                             (-0.5 * (nu + 1.0) * (z * z / nu).ln_1p() + norm[i], -(nu + 1.0) * z / (nu + z * z))
                         }
                     };
-                    total += f - sigma.ln();
-                    gx[ov + i] += s * g / sigma;
-                    gx[ol + i] -= s * g / sigma;
-                    gx[os + i] += s * (-g * z - 1.0) / sigma;
+                    total += f - ln_sigma;
+                    gx[ov + i] += s * g * inv;
+                    gx[ol + i] -= s * g * inv;
+                    gx[os + i] += s * (-g * z - 1.0) * inv;
                 }
             }
             Kind::LogNormal => {
@@ -322,22 +324,23 @@ impl Term {
             }
             Kind::HalfNormal | Kind::HalfCauchy => {
                 let (ov, os) = (at(0), at(1));
+                let mut scale = ScaleCache::default();
                 for i in 0..self.len {
                     let v = x[ov + i];
                     if v < 0.0 {
                         total += f64::NEG_INFINITY;
                         continue;
                     }
-                    let sigma = x[os + i];
-                    let z = v / sigma;
+                    let (ln_sigma, inv) = scale.of(x[os + i]);
+                    let z = v * inv;
                     let (f, g) = if self.kind == Kind::HalfNormal {
                         (-0.5 * z * z + (LN_2 - LN_SQRT_2PI), -z)
                     } else {
                         (-(z * z).ln_1p() - FRAC_PI_2.ln(), -2.0 * z / (1.0 + z * z))
                     };
-                    total += f - sigma.ln();
-                    gx[ov + i] += s * g / sigma;
-                    gx[os + i] += s * (-g * z - 1.0) / sigma;
+                    total += f - ln_sigma;
+                    gx[ov + i] += s * g * inv;
+                    gx[os + i] += s * (-g * z - 1.0) * inv;
                 }
             }
             Kind::Exponential => {
@@ -355,6 +358,26 @@ impl Term {
             }
         }
         s * total
+    }
+}
+
+/// `ln sigma` and `1 / sigma`, recomputed only when `sigma` changes from one element to the
+/// next: a scale broadcast over a likelihood (`sigma.expand([n])`) costs one logarithm, not `n`.
+#[derive(Default)]
+struct ScaleCache {
+    sigma: f64,
+    ln: f64,
+    inv: f64,
+}
+
+impl ScaleCache {
+    fn of(&mut self, sigma: f64) -> (f64, f64) {
+        // `sigma == self.sigma` is false for NaN, so a NaN scale is always recomputed; the
+        // default 0.0 never matches a valid scale's first use without its values.
+        if sigma != self.sigma || self.inv == 0.0 {
+            *self = Self { sigma, ln: sigma.ln(), inv: 1.0 / sigma };
+        }
+        (self.ln, self.inv)
     }
 }
 
