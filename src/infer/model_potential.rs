@@ -33,7 +33,9 @@ use crate::ppl::value::{host_f64, Values};
 ///   or quadratic (`mu + tau * theta_tilde`). [`tape_status`](Self::tape_status) says whether
 ///   it is in use and why not. Every [`tape_check_every`](Self::with_tape_check_every)-th call
 ///   is also evaluated the burn way; a disagreement (a branch on the latents' values that
-///   recording never saw) turns the tape off for good and returns the burn result.
+///   recording never saw) turns the tape off for good and returns the burn result. On the tape a
+///   parameter pushed outside its support (a negative scale) gives a non-finite `U`, which NUTS
+///   treats as a divergence, where the burn path returns the distribution's [`Error`].
 /// - **the burn path** (the fallback, or [`with_tape(false)`](Self::with_tape)): the model is
 ///   re-run for every evaluation with its latents substituted by `T(q)`; the gradient comes
 ///   from burn's autodiff.
