@@ -9,15 +9,16 @@
 //! smallest bulk ESS over mu, tau and the eight school-level parameters, over the wall time of
 //! the run, warmup included). The same non-centered posterior through the hand-written
 //! potential (`bayesburn_fixtures::eight_schools::EightSchools`, analytic gradient) is run too, for its ESS/s,
-//! and the cost of one gradient of each is timed: the `#[model]` potential re-runs the model
-//! and burn's autodiff for every leapfrog step.
+//! and the cost of one gradient of each is timed: the `#[model]` potential through its site
+//! tape (recorded on the first gradient, then plain f64 arithmetic), through the burn path
+//! (the model re-run and burn's autodiff), and by hand.
 //!
 //! mu ~ N(0, 5), tau ~ HalfCauchy(5), theta_j ~ N(mu, tau) (or theta_j = mu + tau theta_tilde_j,
 //! theta_tilde_j ~ N(0, 1)), y_j ~ N(theta_j, sigma_j).
 //!
-//! Takes about 100 s in the dev profile (centered 73 s, non-centered 24 s: one gradient of the
-//! `#[model]` potential costs ~150 us against ~0.07 us by hand, ~2000x), less with
-//! `--release`; `--hand` runs both parameterizations on the hand-written potential instead
+//! Takes about 4 s in the dev profile (one gradient of the `#[model]` potential ~0.3 us through
+//! the tape, ~0.24 us by hand); `--no-tape` samples through the burn path instead (~100 s:
+//! ~150-350 us per gradient); `--hand` runs both parameterizations on the hand-written potential
 //! (half a second).
 //! Chains run one after the other on one thread (the setting of NumPyro's figure in
 //! `bench/eight_schools_numpyro.py --bench`); `--parallel` puts them on threads.
@@ -29,7 +30,7 @@
 //! R-hat per element, divergences); `--arviz PATH` writes it for `arviz.from_dict`.
 //!
 //! Flags: `--json` (one JSON line last, for the non-centered model), `--seed N`, `--parallel`,
-//! `--hand`, `--arviz PATH` (the non-centered draws as ArviZ JSON; not with `--hand`).
+//! `--hand`, `--no-tape`, `--arviz PATH` (the non-centered draws as ArviZ JSON; not with `--hand`).
 
 use bayesburn::infer::mcmc::diagnostics::summary;
 use bayesburn::infer::mcmc::{ChainMethod, Mcmc, McmcResult, NutsConfig};
@@ -92,14 +93,17 @@ fn main() -> bayesburn::Result<()> {
     let mut method = ChainMethod::Sequential;
     let mut hand = false;
     let mut arviz: Option<String> = None;
-    let mut cli =
-        cli!("cargo run --release --example eight_schools -- [--json] [--seed N] [--parallel] [--hand] [--arviz PATH]");
+    let mut tape = true;
+    let mut cli = cli!(
+        "cargo run --release --example eight_schools -- [--json] [--seed N] [--parallel] [--hand] [--no-tape] [--arviz PATH]"
+    );
     let usage = cli.usage();
     while let Some(arg) = cli.next() {
         match arg {
             Long("json") => json = true,
             Long("parallel") => method = ChainMethod::Parallel,
             Long("hand") => hand = true,
+            Long("no-tape") => tape = false,
             Long("seed") => seed = cli.value(),
             Long("arviz") => arviz = Some(cli.value()),
             _ => usage.fail(arg.unexpected()),
@@ -115,9 +119,12 @@ fn main() -> bayesburn::Result<()> {
     let y = Tensor::<1>::from_data(TensorData::new(EIGHT_SCHOOLS_Y.to_vec(), [8]), &device);
     let (s, yc) = (sigma.clone(), y.clone());
     let centered_model =
-        ModelPotential::new(move |ctx: &mut Ctx| eight_schools::centered(ctx, s.clone(), Some(yc.clone())))?;
+        ModelPotential::new(move |ctx: &mut Ctx| eight_schools::centered(ctx, s.clone(), Some(yc.clone())))?
+            .with_tape(tape);
+    let (s, yc) = (sigma.clone(), y.clone());
     let non_centered_model =
-        ModelPotential::new(move |ctx: &mut Ctx| eight_schools::non_centered(ctx, sigma.clone(), Some(y.clone())))?;
+        ModelPotential::new(move |ctx: &mut Ctx| eight_schools::non_centered(ctx, s.clone(), Some(yc.clone())))?
+            .with_tape(tape);
 
     let config = NutsConfig::default()
         .with_num_warmup(1000)
@@ -138,7 +145,11 @@ fn main() -> bayesburn::Result<()> {
     };
     // ANCHOR_END: run
 
-    let source = if hand { "hand-written potential" } else { "#[model] through ModelPotential" };
+    let source = match (hand, tape) {
+        (true, _) => "hand-written potential",
+        (false, true) => "#[model] through ModelPotential's site tape",
+        (false, false) => "#[model] through ModelPotential, burn path",
+    };
     println!("eight schools ({source}), NUTS, 4 chains x 1000 draws (1000 warmup), {method:?} chains, seed {seed}");
     println!(
         "{:<13} {:>12} {:>7} {:>6} {:>7} {:>9} {:>15} {:>15} {:>8} {:>9}",
@@ -194,8 +205,16 @@ fn main() -> bayesburn::Result<()> {
         }
         Ok(start.elapsed().as_secs_f64() / 200.0 * 1e6)
     };
-    let (t_model, t_hand) = (time_grad(&non_centered_model)?, time_grad(&EightSchools::non_centered())?);
-    println!("one U and gradient: #[model] {t_model:.1} us, hand-written {t_hand:.3} us ({:.0}x)", t_model / t_hand);
+    let burn_path =
+        ModelPotential::new(move |ctx: &mut Ctx| eight_schools::non_centered(ctx, sigma.clone(), Some(y.clone())))?
+            .with_tape(false);
+    non_centered_model.value_and_grad(&q)?; // records the tape if the runs above did not
+    let (t_tape, t_burn, t_hand) =
+        (time_grad(&non_centered_model)?, time_grad(&burn_path)?, time_grad(&EightSchools::non_centered())?);
+    println!(
+        "one U and gradient: #[model] {t_tape:.3} us ({:?}), #[model] burn path {t_burn:.1} us, hand-written {t_hand:.3} us",
+        non_centered_model.tape_status()
+    );
 
     if json {
         let r = &non_centered;

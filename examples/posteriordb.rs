@@ -11,15 +11,22 @@
 //! the wall time, warmup included). 4 chains x 1000 draws after 1000 warmup, chains on threads.
 //!
 //! Data: `../shared/data/posteriordb` (Stan programs, data, `reference.json`; README there);
-//! skipped with a message when it is absent. The cheap ones (`--cheap`: eight_schools 8 s, kidiq 7 s,
-//! sblrc 8 s, earnings 52 s in the dev profile on 2 busy cores) are what `.ci/run` checks;
+//! skipped with a message when it is absent. The cheap ones (`--cheap`: eight_schools 0.3 s, kidiq
+//! 1.5 s, sblrc 0.8 s, earnings 19 s in the dev profile on 2 busy cores through the site tape;
+//! 24 s, 23 s, 38 s and 162 s with `--no-tape`) are what `.ci/run` checks;
 //! nes1972 takes 86 s, gp_pois_regr and garch minutes (the GARCH recursion is 200 sequential steps of
 //! small tensor operations per gradient), diamonds far longer (24 correlated predictors, N = 5000:
 //! trees of depth 10 with a diagonal mass matrix).
 //!
+//! Each row also gives the cost of one `U` and gradient and how it was evaluated: through
+//! `ModelPotential`'s site tape (`tape`), or the burn path (`burn`, with the tape's reason for
+//! falling back: gp_pois_regr's Gamma prior has no tape family, GARCH's `log(1 - alpha1)`
+//! Jacobian `factor!` is not a polynomial of degree ≤ 2 in the latents, nor is diamonds'
+//! Student-t `factor!` of sigma; nes1972 and the cheap four run through the tape).
+//!
 //! Flags: `--json` (one JSON line per posterior, then one with all), `--only NAME` (a posterior
 //! name or its prefix, e.g. `garch`), `--cheap`, `--data DIR`, `--seed N`, `--draws N` (kept
-//! draws and warmup per chain).
+//! draws and warmup per chain), `--no-tape` (the burn path for every posterior, to compare).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,7 +37,7 @@ use bayesburn::distributions::{
 };
 use bayesburn::infer::mcmc::diagnostics::summary;
 use bayesburn::infer::mcmc::{Mcmc, NutsConfig};
-use bayesburn::infer::ModelPotential;
+use bayesburn::infer::{ModelPotential, Potential, TapeStatus};
 use bayesburn::ppl::{model, Ctx};
 use bayesburn::Result;
 use bayesburn_fixtures::cli;
@@ -39,7 +46,7 @@ use burn::prelude::*;
 use burn::tensor::{FloatDType, TensorData};
 use serde_json::Value as Json;
 
-/// The posteriors run by `.ci/run` (about 75 s together in the dev profile).
+/// The posteriors run by `.ci/run` (about 25 s together in the dev profile).
 const CHEAP: [&str; 4] =
     ["eight_schools-eight_schools_noncentered", "kidiq-kidscore_momhs", "sblrc-blr", "earnings-logearn_height"];
 const ALL: [&str; 8] = [
@@ -332,19 +339,47 @@ struct Row {
     ess_per_s: f64,
     seconds: f64,
     worst: String,
+    /// Microseconds per U and gradient.
+    grad_us: f64,
+    /// The evaluation path: `tape`, `burn`, or `burn (why the tape fell back)`.
+    tape: String,
 }
 
-fn run(name: &str, dir: &std::path::Path, reference: &Json, config: &NutsConfig, device: &Device) -> Result<Row> {
+fn run(
+    name: &str,
+    dir: &std::path::Path,
+    reference: &Json,
+    config: &NutsConfig,
+    device: &Device,
+    tape: bool,
+) -> Result<Row> {
     let file = name.split('-').next().unwrap();
     let data: Json = serde_json::from_str(
         &std::fs::read_to_string(dir.join("data").join(format!("{file}.json"))).expect("posteriordb data file"),
     )
     .expect("posteriordb data is JSON");
     let (model, derive) = build(name, &data, device);
-    let potential = ModelPotential::new(model)?;
+    let potential = ModelPotential::new(model)?.with_tape(tape);
     let start = Instant::now();
     let result = Mcmc::new(config.clone())?.run(&potential)?;
     let seconds = start.elapsed().as_secs_f64();
+    // One U and gradient at the last draw (the tape recorded during the run, if it could): the
+    // fastest of 5 batches of 50, so that a batch holding the tape's spot check (one burn-path
+    // evaluation every 10 000 calls) or a busy moment of the machine does not count.
+    let q = result.draws[0].last().expect("a draw").clone();
+    let mut grad_us = f64::MAX;
+    for _ in 0..5 {
+        let timed = Instant::now();
+        for _ in 0..50 {
+            potential.value_and_grad(&q)?;
+        }
+        grad_us = grad_us.min(timed.elapsed().as_secs_f64() / 50.0 * 1e6);
+    }
+    let tape = match potential.tape_status() {
+        TapeStatus::Active { .. } => "tape".to_string(),
+        TapeStatus::Disabled => "burn".to_string(),
+        other => format!("burn ({other:?})"),
+    };
     // Every draw, named as Stan names it: beta[1], sigma, ...
     let (chains, draws) = (result.num_chains(), result.num_samples());
     let mut named: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
@@ -393,6 +428,8 @@ fn run(name: &str, dir: &std::path::Path, reference: &Json, config: &NutsConfig,
         ess_per_s: ess / seconds,
         seconds,
         worst,
+        grad_us,
+        tape,
     })
 }
 
@@ -403,8 +440,10 @@ fn main() -> Result<()> {
     let mut dir = PathBuf::from("../shared/data/posteriordb");
     let mut seed = 0u64;
     let mut draws = 1000usize;
-    let mut cli =
-        cli!("cargo run --example posteriordb -- [--json] [--only NAME] [--cheap] [--data DIR] [--seed N] [--draws N]");
+    let mut tape = true;
+    let mut cli = cli!(
+        "cargo run --example posteriordb -- [--json] [--only NAME] [--cheap] [--data DIR] [--seed N] [--draws N] [--no-tape]"
+    );
     let usage = cli.usage();
     while let Some(arg) = cli.next() {
         match arg {
@@ -414,6 +453,7 @@ fn main() -> Result<()> {
             Long("data") => dir = PathBuf::from(cli.value::<String>()),
             Long("seed") => seed = cli.value(),
             Long("draws") => draws = cli.value(),
+            Long("no-tape") => tape = false,
             _ => usage.fail(arg.unexpected()),
         }
     }
@@ -446,14 +486,14 @@ fn main() -> Result<()> {
         NutsConfig::default().with_num_warmup(draws).with_num_samples(draws).with_num_chains(4).with_seed(seed);
 
     println!(
-        "{:<40} {:>10} {:>8} {:>7} {:>5} {:>9} {:>8}  worst mean",
-        "posterior", "mean/MCSE", "sd err", "R-hat", "div", "ESS/s", "time s"
+        "{:<40} {:>10} {:>8} {:>7} {:>5} {:>9} {:>8} {:>9}  worst mean, U+grad by",
+        "posterior", "mean/MCSE", "sd err", "R-hat", "div", "ESS/s", "time s", "grad us"
     );
     let mut rows = Vec::new();
     for name in names {
-        let row = run(name, &dir, &reference, &config, &device)?;
+        let row = run(name, &dir, &reference, &config, &device, tape)?;
         println!(
-            "{:<40} {:>10.2} {:>7.1}% {:>7.3} {:>5} {:>9.1} {:>8.1}  {}",
+            "{:<40} {:>10.2} {:>7.1}% {:>7.3} {:>5} {:>9.1} {:>8.1} {:>9.2}  {}, {}",
             row.name,
             row.mean_err,
             100.0 * row.sd_err,
@@ -461,7 +501,9 @@ fn main() -> Result<()> {
             row.divergences,
             row.ess_per_s,
             row.seconds,
-            row.worst
+            row.grad_us,
+            row.worst,
+            row.tape
         );
         rows.push(row);
     }
@@ -470,8 +512,8 @@ fn main() -> Result<()> {
             .iter()
             .map(|r| {
                 format!(
-                    "{{\"name\":\"{}\",\"mean_err_mcse\":{:.4},\"sd_rel_err\":{:.5},\"rhat\":{:.5},\"divergences\":{},\"ess_per_s\":{:.3},\"seconds\":{:.2}}}",
-                    r.name, r.mean_err, r.sd_err, r.rhat, r.divergences, r.ess_per_s, r.seconds
+                    "{{\"name\":\"{}\",\"mean_err_mcse\":{:.4},\"sd_rel_err\":{:.5},\"rhat\":{:.5},\"divergences\":{},\"ess_per_s\":{:.3},\"seconds\":{:.2},\"grad_us\":{:.3},\"tape\":{}}}",
+                    r.name, r.mean_err, r.sd_err, r.rhat, r.divergences, r.ess_per_s, r.seconds, r.grad_us, serde_json::to_string(&r.tape).expect("a string")
                 )
             })
             .collect();

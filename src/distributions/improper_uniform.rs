@@ -155,4 +155,7 @@ impl<const D: usize> SiteDistribution<D> for ImproperUniform<D> {
     fn log_density(&self, value: Tensor<D>) -> Tensor<D> {
         self.log_prob(value)
     }
+    fn family(&self) -> super::site::Family {
+        super::site::Family::Flat
+    }
 }

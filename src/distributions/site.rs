@@ -12,8 +12,14 @@ use super::{
     Rsample, ScaleMixtureNormal, StudentT, Uniform, Weibull,
 };
 
-/// A distribution family the inference code recognises, with its parameters flat (row-major),
-/// so that [`TraceMeanFieldElbo`](crate::infer::TraceMeanFieldElbo) can use a closed-form KL.
+/// A distribution family the inference code recognises, with its parameters flat (row-major)
+/// and broadcast to the value's shape, so that
+/// [`TraceMeanFieldElbo`](crate::infer::TraceMeanFieldElbo) can use a closed-form KL and
+/// [`ModelPotential`](crate::infer::ModelPotential)'s site tape can evaluate the log-density on
+/// the host.
+// Three tensor handles in the largest variant: boxing them would cost an allocation per site
+// and run for nothing (a `Family` lives only while a caller matches on it).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Family {
     /// `N(loc, scale^2)` elementwise.
@@ -30,6 +36,46 @@ pub enum Family {
         /// Standard deviations of `ln x`.
         scale: Tensor<1>,
     },
+    /// `HalfNormal(scale)` elementwise.
+    HalfNormal {
+        /// Scales.
+        scale: Tensor<1>,
+    },
+    /// `HalfCauchy(scale)` elementwise.
+    HalfCauchy {
+        /// Scales.
+        scale: Tensor<1>,
+    },
+    /// `Cauchy(loc, scale)` elementwise.
+    Cauchy {
+        /// Locations.
+        loc: Tensor<1>,
+        /// Scales.
+        scale: Tensor<1>,
+    },
+    /// `Laplace(loc, scale)` elementwise.
+    Laplace {
+        /// Locations.
+        loc: Tensor<1>,
+        /// Scales.
+        scale: Tensor<1>,
+    },
+    /// Student's t elementwise.
+    StudentT {
+        /// Degrees of freedom.
+        df: Tensor<1>,
+        /// Locations.
+        loc: Tensor<1>,
+        /// Scales.
+        scale: Tensor<1>,
+    },
+    /// `Exponential(rate)` elementwise.
+    Exponential {
+        /// Rates.
+        rate: Tensor<1>,
+    },
+    /// An [`ImproperUniform`](super::ImproperUniform): log-density 0 on its support.
+    Flat,
     /// Anything else (Monte-Carlo terms only).
     Other,
 }
@@ -118,12 +164,16 @@ macro_rules! continuous_site {
 
 continuous_site!(Normal, Constraint::Real, |d| Family::Normal { loc: flat(d.loc()), scale: flat(d.scale()) });
 continuous_site!(LogNormal, Constraint::Positive, |d| Family::LogNormal { loc: flat(d.loc()), scale: flat(d.scale()) });
-continuous_site!(HalfNormal, Constraint::Positive, |_d| Family::Other);
-continuous_site!(Laplace, Constraint::Real, |_d| Family::Other);
-continuous_site!(StudentT, Constraint::Real, |_d| Family::Other);
-continuous_site!(Cauchy, Constraint::Real, |_d| Family::Other);
-continuous_site!(HalfCauchy, Constraint::Positive, |_d| Family::Other);
-continuous_site!(Exponential, Constraint::Positive, |_d| Family::Other);
+continuous_site!(HalfNormal, Constraint::Positive, |d| Family::HalfNormal { scale: flat(d.scale()) });
+continuous_site!(Laplace, Constraint::Real, |d| Family::Laplace { loc: flat(d.loc()), scale: flat(d.scale()) });
+continuous_site!(StudentT, Constraint::Real, |d| Family::StudentT {
+    df: flat(d.df()),
+    loc: flat(d.loc()),
+    scale: flat(d.scale())
+});
+continuous_site!(Cauchy, Constraint::Real, |d| Family::Cauchy { loc: flat(d.loc()), scale: flat(d.scale()) });
+continuous_site!(HalfCauchy, Constraint::Positive, |d| Family::HalfCauchy { scale: flat(d.scale()) });
+continuous_site!(Exponential, Constraint::Positive, |d| Family::Exponential { rate: flat(d.rate()) });
 continuous_site!(Logistic, Constraint::Real, |_d| Family::Other);
 continuous_site!(Weibull, Constraint::Positive, |_d| Family::Other);
 continuous_site!(Gamma, Constraint::Positive, |_d| Family::Other);

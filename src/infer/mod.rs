@@ -29,11 +29,12 @@ mod potential;
 mod predictive;
 mod samples;
 mod svi;
+mod tape;
 
 pub use auto_normal::{AutoMultivariateNormal, AutoNormal};
 pub use guide::{AutoDelta, Guide, GuideDraw, ModelGuide};
 pub use layout::{LatentLayout, LatentSlot};
-pub use model_potential::ModelPotential;
+pub use model_potential::{ModelPotential, TapeStatus};
 pub use potential::Potential;
 pub use predictive::{BatchedPredictive, Predictive};
 pub use samples::{Draws, McmcSamples, SampleKind, SiteSamples, SummaryRow};

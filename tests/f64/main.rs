@@ -28,4 +28,5 @@ mod ppl_results;
 mod ppl_runtime;
 mod ppl_score;
 mod ppl_svi;
+mod ppl_tape;
 mod priors;
