@@ -21,9 +21,12 @@
 //! the seed mean and a ± 1 sd band). Flags: `--data PATH`, `--seeds N` (default 3),
 //! `--labels N` (the last round's label count, default 300), `--epochs N` (default 100),
 //! `--samples T` (default 20), `--only bald|entropy|variation-ratio|random`, `--json`,
-//! `--out DIR` (default `target/active_learning`). Takes about 15 minutes for 3 seeds in the dev
-//! profile on 2 shared cores (`cargo run --example active_learning`); `--labels 100 --seeds 1`
-//! takes about a minute.
+//! `--out DIR` (default `target/active_learning`). Takes about 14 minutes per method for 3
+//! seeds in the dev profile on 2 shared cores (`cargo run --example active_learning -- --only
+//! bald`; all four about an hour); `--labels 60 --seeds 1` takes about a minute.
+//!
+//! Measured (mnist5k, seeds 0-2, accuracy at 300 labels, mean ± sd): BALD 0.887 ± 0.011,
+//! variation ratios 0.892 ± 0.006, max entropy 0.844 ± 0.018, random 0.867 ± 0.005.
 
 use std::time::Instant;
 
