@@ -6,6 +6,7 @@ mod support;
 mod calibration;
 mod checkpoint;
 mod conformal;
+mod data_parallel;
 mod dense_stack;
 mod derive;
 mod digits;
