@@ -17,6 +17,8 @@ mod fuzz_readers;
 mod heads;
 mod images;
 mod layers;
+#[cfg(feature = "learner")]
+mod learner;
 mod mcmc;
 mod mcmc_diagnostics;
 mod metrics;
