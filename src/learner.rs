@@ -71,6 +71,8 @@ pub struct ElboForward {
 }
 
 /// A batch's predictive over `S` weight samples.
+// One value per batch: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Predictive {
     /// Class probabilities `[S, B, C]` and the labels `[B]`.
