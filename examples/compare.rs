@@ -59,7 +59,8 @@
 //!
 //! `--learner` (with `--features learner`) trains the BBB rows with burn's `Learner` instead of
 //! `train::fit_bayesian`: its dashboard (or log lines) shows the loss, the KL share, the
-//! predictive NLL, 95 % coverage and the mean epistemic sd; logs under `--out`/learner-K.
+//! predictive NLL, 95 % coverage and the mean epistemic sd; logs and the Learner's checkpoints
+//! (model record with every `mu` and `rho`, optimizer, scheduler) under `--out`/learner-K.
 //! The figures measured while choosing these settings (over seeds) are in
 //! `docs/PERFORMANCE.md`, "Figures the examples' settings were chosen on".
 
@@ -237,6 +238,9 @@ mod learner {
             .metric_valid_numeric(UncertaintyMetric::coverage(0.95))
             .metric_valid_numeric(UncertaintyMetric::epistemic_sd())
             .num_epochs(epochs)
+            // The Learner's checkpointer: the model's burn record (every mu and rho, the whole
+            // posterior), the optimizer and the scheduler, under `dir`/checkpoint.
+            .with_default_checkpointers()
             .summary()
             .launch(Learner::new(ElboBbb { net, n, beta, samples }, AdamConfig::new().init(), ConstantLr::from(lr)));
         result.model.net
