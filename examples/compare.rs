@@ -75,6 +75,10 @@
 //! below the bar of 3 at seeds 4 and 5 (2.87, 2.13: members that happened to extrapolate alike);
 //! with 10 it ranged 3.04-5.34 and met it at all 14. `--members 5` gives the paper's setting.
 //!
+//! `--learner` (with `--features learner`) trains the BBB rows with burn's `Learner` instead of
+//! `train::fit_bayesian`: its dashboard (or log lines) shows the loss, the KL share, the
+//! predictive NLL, 95 % coverage and the mean epistemic sd; logs and the Learner's checkpoints
+//! (model record with every `mu` and `rho`, optimizer, scheduler) under `--out`/learner-K.
 //! The figures measured while choosing these settings (over seeds) are in
 //! `docs/PERFORMANCE.md`, "Figures the examples' settings were chosen on".
 
@@ -145,6 +149,124 @@ impl BbbNet {
     }
 }
 // ANCHOR_END: bbb
+
+// ANCHOR: learner
+/// `--learner` (feature `learner`): the BBB rows trained by burn's `Learner` instead of
+/// `train::fit_bayesian`, with the uncertainty metrics in burn's dashboard and logs.
+#[cfg(feature = "learner")]
+mod learner {
+    use std::sync::Arc;
+
+    use bayesburn::learner::{ElboForward, ElboModel, HealthMetric, Predictive, UncertaintyMetric};
+    use bayesburn::objective::{Elbo, GaussianNllLossConfig, KlSchedule};
+    use bayesburn::Bayesian;
+    use burn::data::dataloader::batcher::Batcher;
+    use burn::data::dataloader::DataLoaderBuilder;
+    use burn::data::dataset::InMemDataset;
+    use burn::lr_scheduler::constant::ConstantLr;
+    use burn::optim::AdamConfig;
+    use burn::prelude::*;
+    use burn::train::metric::LossMetric;
+    use burn::train::{Learner, SupervisedTraining};
+
+    use super::BbbNet;
+
+    /// The BBB network with what its ELBO needs: `N`, the KL weight and the weight samples per
+    /// step (plain numbers, so burn's record ignores them).
+    #[derive(Module, Bayesian, Debug)]
+    pub struct ElboBbb {
+        net: BbbNet,
+        n: usize,
+        beta: f64,
+        samples: usize,
+    }
+
+    /// A minibatch: inputs and targets `[B, 1]`.
+    #[derive(Debug, Clone)]
+    pub struct Rows {
+        x: Tensor<2>,
+        y: Tensor<2>,
+    }
+
+    impl ElboModel for ElboBbb {
+        type Batch = Rows;
+
+        fn elbo(&self) -> Elbo {
+            let elbo = Elbo::new(self.n).expect("N_TRAIN > 0");
+            elbo.with_schedule(KlSchedule::Constant(self.beta)).expect("--bbb-beta was checked")
+        }
+
+        fn forward_elbo(&self, batch: &Rows) -> bayesburn::Result<ElboForward> {
+            let b = batch.x.dims()[0];
+            let out = self.net.forward(batch.x.clone().unsqueeze::<3>().expand([self.samples, b, 1]));
+            let targets = batch.y.clone();
+            let nll = GaussianNllLossConfig::new().init().forward_no_reduction(
+                out.mean.clone(),
+                out.var.clone(),
+                targets.clone(),
+            );
+            let (means, vars) = (out.mean.squeeze_dim::<2>(2), out.var.squeeze_dim::<2>(2));
+            let predictive = Predictive::Regression { means, vars, targets: targets.squeeze_dim::<1>(1) };
+            Ok(ElboForward { nll, predictive: Some(predictive) })
+        }
+    }
+
+    bayesburn::elbo_learner_steps!(ElboBbb);
+
+    /// Rows by index, from the host copies of the training set.
+    #[derive(Clone)]
+    struct Batches {
+        x: Arc<Vec<f32>>,
+        y: Arc<Vec<f32>>,
+    }
+
+    impl Batcher<usize, Rows> for Batches {
+        fn batch(&self, items: Vec<usize>, device: &Device) -> Rows {
+            let column = |v: &[f32]| {
+                let picked: Vec<f32> = items.iter().map(|&i| v[i]).collect();
+                Tensor::<1>::from_floats(picked.as_slice(), device).reshape([items.len(), 1])
+            };
+            Rows { x: column(&self.x), y: column(&self.y) }
+        }
+    }
+
+    /// Trains `net` for `epochs` epochs in batches of 50 (shuffled from `seed`) with Adam at
+    /// `lr`; burn's Learner writes its logs and checkpoints under `dir`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit(
+        net: BbbNet,
+        (x, y): (Vec<f32>, Vec<f32>),
+        beta: f64,
+        samples: usize,
+        epochs: usize,
+        lr: f64,
+        seed: u64,
+        dir: &str,
+    ) -> BbbNet {
+        let n = x.len();
+        let batches = Batches { x: Arc::new(x), y: Arc::new(y) };
+        let train = DataLoaderBuilder::new(batches.clone())
+            .batch_size(50)
+            .shuffle(seed)
+            .build(InMemDataset::new((0..n).collect()));
+        let valid = DataLoaderBuilder::new(batches).batch_size(n).build(InMemDataset::new((0..n).collect()));
+        let result = SupervisedTraining::new(dir, train, valid)
+            .metric_train_numeric(LossMetric::new())
+            .metric_train_numeric(UncertaintyMetric::kl_share())
+            .metric_train(HealthMetric::new(epochs))
+            .metric_valid_numeric(UncertaintyMetric::nll())
+            .metric_valid_numeric(UncertaintyMetric::coverage(0.95))
+            .metric_valid_numeric(UncertaintyMetric::epistemic_sd())
+            .num_epochs(epochs)
+            // The Learner's checkpointer: the model's burn record (every mu and rho, the whole
+            // posterior), the optimizer and the scheduler, under `dir`/checkpoint.
+            .with_default_checkpointers()
+            .summary()
+            .launch(Learner::new(ElboBbb { net, n, beta, samples }, AdamConfig::new().init(), ConstantLr::from(lr)));
+        result.model.net
+    }
+}
+// ANCHOR_END: learner
 
 // ANCHOR: dropout
 /// An MLP with MC dropout after each hidden layer and a Gaussian head.
@@ -249,6 +371,7 @@ struct Args {
     bbb_rho: f64,
     laplace_prior_precision: f64,
     only: String,
+    learner: bool,
 }
 
 fn parse_args() -> Args {
@@ -276,6 +399,7 @@ fn parse_args() -> Args {
         bbb_rho: -2.0,
         laplace_prior_precision: 1.0,
         only: "all".into(),
+        learner: false,
     };
     let mut cli = cli!(
         "cargo run --release --example compare -- [--json] [--device D] [--seed N] [--out DIR] [--only METHOD] [flags]"
@@ -306,6 +430,10 @@ fn parse_args() -> Args {
             Long("swag-lr") => a.swag_lr = cli.value(),
             Long("laplace-prior-precision") => a.laplace_prior_precision = cli.value(),
             Long("only") | Long("method") => a.only = cli.value(),
+            Long("learner") if cfg!(feature = "learner") => a.learner = true,
+            Long("learner") => {
+                usage.fail("--learner needs the feature: cargo run --features learner --example compare")
+            }
             _ => usage.fail(arg.unexpected()),
         }
     }
@@ -325,6 +453,12 @@ struct Report {
     alea_corr: f64,
     train_s: f64,
     setup: String,
+}
+
+/// The values of a `[N, 1]` column, as f32 (what `--learner`'s data loader batches from).
+#[cfg(feature = "learner")]
+fn host_f32(t: &Tensor<2>) -> Vec<f32> {
+    host(t.clone()).into_iter().map(|v| v as f32).collect()
 }
 
 fn host(t: Tensor<2>) -> Vec<f64> {
@@ -441,11 +575,28 @@ fn main() -> bayesburn::Result<()> {
         let start = Instant::now();
         let model = BbbNet::new(estimator, prior, args.bbb_rho, &ad);
         let bbb_config = FitConfig { learning_rate: args.bbb_lr, ..config(name) };
-        let (model, _) = fit_bayesian(model, &mut AdamConfig::new().init(), N_TRAIN, &bbb_config, |m, b| {
-            let x = b.select(x_train.clone());
-            let out = m.forward(x.clone().unsqueeze::<3>().expand([args.bbb_samples, b.len(), 1]));
-            bbb_elbo.loss(nll.forward_no_reduction(out.mean, out.var, b.select(y_train.clone())), m.kl(), b.step)
-        })?;
+        let model = match () {
+            // burn's Learner with the same ELBO, Adam and learning rate (batches of 50,
+            // shuffled by burn's data loader from the seed).
+            #[cfg(feature = "learner")]
+            () if args.learner => {
+                let rows = (host_f32(&x_train), host_f32(&y_train));
+                let dir = format!("{}/learner-{k}", args.out);
+                learner::fit(model, rows, args.bbb_beta, args.bbb_samples, args.epochs, args.bbb_lr, args.seed, &dir)
+            }
+            () => {
+                fit_bayesian(model, &mut AdamConfig::new().init(), N_TRAIN, &bbb_config, |m, b| {
+                    let x = b.select(x_train.clone());
+                    let out = m.forward(x.clone().unsqueeze::<3>().expand([args.bbb_samples, b.len(), 1]));
+                    bbb_elbo.loss(
+                        nll.forward_no_reduction(out.mean, out.var, b.select(y_train.clone())),
+                        m.kl(),
+                        b.step,
+                    )
+                })?
+                .0
+            }
+        };
         let train_s = start.elapsed().as_secs_f64();
         let model = model.valid();
         let out = model.forward(x_test.clone().expand([SAMPLES, N_TEST, 1]));

@@ -69,6 +69,8 @@ pub mod health;
 pub mod infer;
 pub mod laplace;
 pub mod layers;
+#[cfg(feature = "learner")]
+pub mod learner;
 pub mod metrics;
 pub mod noise;
 pub mod objective;

@@ -113,6 +113,18 @@ pub fn with_seed<R>(seed: u64, f: impl FnOnce() -> R) -> R {
     out
 }
 
+/// Runs `f` with `stream` as the calling thread's noise source, then puts the thread's own
+/// source back; `stream` is left where `f`'s draws took it. What a worker thread of
+/// [`train::fit_data_parallel`](crate::train::fit_data_parallel) draws a device's weight noise
+/// from, one persistent stream per device across steps.
+pub(crate) fn with_stream<R>(stream: &mut NoiseRng, f: impl FnOnce() -> R) -> R {
+    let placeholder = NoiseRng::seed_from_u64(0);
+    let previous = RNG.with(|r| r.borrow_mut().replace(std::mem::replace(stream, placeholder)));
+    let out = f();
+    *stream = RNG.with(|r| std::mem::replace(&mut *r.borrow_mut(), previous)).expect("installed above");
+    out
+}
+
 /// Gives `f` the calling thread's generator (seeded from entropy on first use).
 pub fn with_rng<R>(f: impl FnOnce(&mut NoiseRng) -> R) -> R {
     RNG.with(|r| {

@@ -206,6 +206,41 @@ impl<M: Module> Ensemble<M> {
         Ok((Ensemble { members }, histories))
     }
 
+    /// As [`fit_parallel`](Self::fit_parallel), with member `i` moved to
+    /// `devices[i % devices.len()]` first ([`Module::fork`]): the members spread over the
+    /// devices (several GPUs, say), each trained on its own thread under the same seed as in
+    /// [`fit`](Self::fit). `step` gets the member on its device and must move its batch there
+    /// (`batch.select(x.clone()).to_device(&member.devices()[0])`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an empty device list; otherwise as
+    /// [`fit_parallel`](Self::fit_parallel).
+    pub fn fit_on_devices<F, O>(
+        self,
+        devices: &[Device],
+        make_optimizer: O,
+        n: usize,
+        config: &FitConfig,
+        step: F,
+    ) -> Result<(Self, Vec<History>)>
+    where
+        M: Send,
+        F: Fn(&M, &Batch) -> Result<ElboTerms> + Sync,
+        O: Fn() -> ModuleOptimizer + Sync,
+    {
+        if devices.is_empty() {
+            return Err(Error::invalid(
+                "Ensemble::fit_on_devices",
+                "devices",
+                "[]",
+                "a list of at least one device",
+                "list the devices to spread the members over, e.g. vec![Device::cuda(0), Device::cuda(1)]",
+            ));
+        }
+        let members = self.members.into_iter().enumerate().map(|(i, m)| m.fork(&devices[i % devices.len()])).collect();
+        Ensemble { members }.fit_parallel(make_optimizer, n, config, step)
+    }
+
     /// As [`fit`](Self::fit), with members trained on parallel threads (at most
     /// [`std::thread::available_parallelism`] at a time). Each member gets the same seed as
     /// under `fit`, so the trained members are identical to `fit`'s. Progress bars are turned

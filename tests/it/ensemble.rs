@@ -154,9 +154,25 @@ fn training_reduces_the_nll_and_members_differ() {
     }
 
     // Parallel training uses the same per-member seeds: identical members.
-    let (parallel, _) =
-        noise::with_seed(6, || ensemble.fit_parallel(|| AdamConfig::new().init(), 64, &config, gaussian_step(&x, &y)))
-            .unwrap();
-    let parallel_preds = host(parallel.valid().predict(probe).unwrap().mean);
+    let (parallel, _) = noise::with_seed(6, || {
+        ensemble.clone().fit_parallel(|| AdamConfig::new().init(), 64, &config, gaussian_step(&x, &y))
+    })
+    .unwrap();
+    let parallel_preds = host(parallel.valid().predict(probe.clone()).unwrap().mean);
     assert_eq!(preds, parallel_preds);
+
+    // Spread over two devices (two handles of the one CPU device here): the same members.
+    let devices = [device.clone(), device.clone()];
+    let (spread, _) = noise::with_seed(6, || {
+        ensemble.clone().fit_on_devices(&devices, || AdamConfig::new().init(), 64, &config, gaussian_step(&x, &y))
+    })
+    .unwrap();
+    assert_eq!(preds, host(spread.valid().predict(probe).unwrap().mean));
+    let err =
+        ensemble.fit_on_devices(&[], || AdamConfig::new().init(), 64, &config, gaussian_step(&x, &y)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Ensemble::fit_on_devices: devices must be a list of at least one device, got []; list the devices to spread \
+         the members over, e.g. vec![Device::cuda(0), Device::cuda(1)]"
+    );
 }

@@ -7,6 +7,7 @@ mod calibration;
 mod checkpoint;
 mod conformal;
 mod convert;
+mod data_parallel;
 mod dense_stack;
 mod derive;
 mod digits;
@@ -17,6 +18,8 @@ mod fuzz_readers;
 mod heads;
 mod images;
 mod layers;
+#[cfg(feature = "learner")]
+mod learner;
 mod mcmc;
 mod mcmc_diagnostics;
 mod metrics;

@@ -1,22 +1,4 @@
-//! A small fit loop: minibatches, one optimizer step per batch, a progress bar, and a guard
-//! that stops with a typed error when a loss term goes NaN/inf.
-//!
-//! The loop owns what is the same for every model (shuffling, backward, optimizer step,
-//! logging); the caller's closure owns the model-specific part (forward pass and ELBO):
-//!
-//! ```ignore
-//! let (model, history) = fit(model, &mut optim, n, &FitConfig::new(200, 128, 1e-2), |model, batch| {
-//!     let (x, y) = (batch.select(x.clone()), batch.select(y.clone()));
-//!     let pred = model.forward(x.unsqueeze::<3>().expand([samples, batch.len(), 1]));
-//!     elbo.loss(gaussian_nll(pred, y.unsqueeze(), var).squeeze_dim(2), model.kl(), batch.step)
-//! })?;
-//! ```
-//!
-//! A run can be stopped and resumed exactly: [`fit_with_state`] keeps where it stands in a
-//! [`TrainState`] (step, epoch, minibatch order, the noise stream, health), and
-//! [`checkpoint::save`](crate::checkpoint::save) writes it next to the model and optimizer.
-//! Training `N` steps straight through, or `k` steps, saving, loading into a fresh model and
-//! optimizer and training on, gives bit-identical parameters.
+//! The single-device fit loop, and the epoch loop every fit shares.
 
 use std::time::Instant;
 
@@ -127,10 +109,15 @@ impl Batch {
 
     /// The rows of `data` (dimension 0) that belong to this batch.
     pub fn select<const D: usize>(&self, data: Tensor<D>) -> Tensor<D> {
-        let idx: Vec<i64> = self.indices.iter().map(|&i| i as i64).collect();
-        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [self.indices.len()]), &data.device());
-        data.select(0, idx)
+        select_rows(&self.indices, data)
     }
+}
+
+/// The rows `indices` of `data` (dimension 0), on `data`'s device.
+pub(super) fn select_rows<const D: usize>(indices: &[usize], data: Tensor<D>) -> Tensor<D> {
+    let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [indices.len()]), &data.device());
+    data.select(0, idx)
 }
 
 /// Mean ELBO terms over one epoch.
@@ -334,7 +321,7 @@ where
 }
 
 fn fit_inner<M, F, S>(
-    mut model: M,
+    model: M,
     optim: &mut ModuleOptimizer,
     n: usize,
     config: &FitConfig,
@@ -345,6 +332,33 @@ fn fit_inner<M, F, S>(
 where
     M: Module,
     F: FnMut(&M, &Batch) -> Result<ElboTerms>,
+    S: Fn(&M) -> Option<Vec<LayerStats>>,
+{
+    let lr = config.learning_rate;
+    let advance = |model: M, optim: &mut ModuleOptimizer, batch: &Batch| {
+        let terms = step(&model, batch)?;
+        let values = terms.check_finite(batch.step)?;
+        let grads = GradientsParams::from_grads(terms.loss.backward(), &model);
+        Ok((optim.step(lr, model, grads), values, terms.beta))
+    };
+    run_epochs(model, optim, n, config, state, advance, layer_stats)
+}
+
+/// The epoch loop every fit shares: shuffling, minibatches, [`TrainState`] bookkeeping, health
+/// checks and the progress bar. `advance` takes one optimisation step on a minibatch and returns
+/// the model after it, the batch's `[loss, nll, kl]` (already checked finite) and the KL weight.
+pub(super) fn run_epochs<M, A, S>(
+    mut model: M,
+    optim: &mut ModuleOptimizer,
+    n: usize,
+    config: &FitConfig,
+    state: &mut TrainState,
+    mut advance: A,
+    layer_stats: S,
+) -> Result<(M, History)>
+where
+    M: Module,
+    A: FnMut(M, &mut ModuleOptimizer, &Batch) -> Result<(M, [f64; 3], f64)>,
     S: Fn(&M) -> Option<Vec<LayerStats>>,
 {
     config.validate(n)?;
@@ -369,11 +383,9 @@ where
             let lo = state.batch * config.batch_size;
             let indices = state.order[lo..(lo + config.batch_size).min(n)].to_vec();
             let batch = Batch { indices, step: state.step, epoch: state.epoch };
-            let terms = step(&model, &batch)?;
-            let [loss, nll, kl] = terms.check_finite(state.step)?;
-            state.beta = terms.beta;
-            let grads = GradientsParams::from_grads(terms.loss.backward(), &model);
-            model = optim.step(config.learning_rate, model, grads);
+            let (next, [loss, nll, kl], beta) = advance(model, optim, &batch)?;
+            model = next;
+            state.beta = beta;
             for (s, v) in state.epoch_sums.iter_mut().zip([loss, nll, kl]) {
                 *s += v;
             }
