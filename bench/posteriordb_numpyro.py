@@ -6,8 +6,14 @@ reference's sd / sqrt(n)), the worst relative sd error, the largest R-hat, diver
 per second (smallest bulk ESS over the wall time, warmup and compilation included). Same
 settings as the Rust example: NUTS, 4 chains x 1000 draws after 1000 warmup, x64.
 
-Run in the peers' venv (/work/venv-numpyro if present):
-    python bench/posteriordb_numpyro.py [--only NAME] [--json] [--data DIR]
+Run in the peers' venv (/work/venv-numpyro: jax[cpu]==0.10.2, numpyro==0.22.0, built as
+/work/shared/bench/peers/README.md says):
+    /work/venv-numpyro/bin/python bench/posteriordb_numpyro.py [--only NAME | --cheap] [--json]
+        [--out FILE] [--repeats N] [--seed N] [--draws N] [--data DIR]
+--repeats N runs seeds seed..seed+N-1 and reports each figure's median; --out FILE writes the
+rows as JSON for `cargo run --release --example posteriordb -- --numpyro FILE` (or run both with
+bench/posteriordb_side_by_side.sh). All eight once take about 3.5 min on the 2-core dev machine
+(under load; diamonds 27 s, the others 18-36 s each, most of it XLA compilation).
 """
 import argparse
 import json
@@ -29,6 +35,17 @@ from numpyro.infer import MCMC, NUTS  # noqa: E402
 numpyro.set_host_device_count(4)
 
 FLAT = dist.ImproperUniform
+# The order of examples/posteriordb.rs: the four cheap ones first.
+ALL = (
+    "eight_schools-eight_schools_noncentered",
+    "kidiq-kidscore_momhs",
+    "sblrc-blr",
+    "earnings-logearn_height",
+    "nes1972-nes",
+    "gp_pois_regr-gp_pois_regr",
+    "garch-garch11",
+    "diamonds-diamonds",
+)
 
 
 def linear_model(x, y, prior):
@@ -124,46 +141,79 @@ def stan_names(samples):
     return out
 
 
+def run_one(name, refs, data_dir, seed, draws):
+    """One NUTS run of one posterior against its reference: the figures of one table row."""
+    file = name.split("-")[0]
+    data = json.load(open(os.path.join(data_dir, "data", f"{file}.json")))
+    model, model_args = build(name, data)
+    mcmc = MCMC(NUTS(model), num_warmup=draws, num_samples=draws, num_chains=4, progress_bar=False)
+    start = time.time()
+    mcmc.run(jax.random.PRNGKey(seed), *model_args, extra_fields=("diverging",))
+    seconds = time.time() - start
+    named = stan_names(mcmc.get_samples(group_by_chain=True))
+    mean_err = sd_err = rhat = 0.0
+    ess = math.inf
+    worst = ""
+    for param, r in refs.items():
+        x = named[param]
+        n_eff = float(effective_sample_size(x))
+        mcse = x.std() / math.sqrt(n_eff)
+        z = abs(x.mean() - r["mean"]) / math.sqrt(mcse**2 + r["sd"] ** 2 / r["n"])
+        if z > mean_err:
+            worst = param
+        mean_err = max(mean_err, z)
+        sd_err = max(sd_err, abs(x.std(ddof=1) / r["sd"] - 1))
+        rhat = max(rhat, float(split_gelman_rubin(x)))
+        ess = min(ess, n_eff)
+    div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+    return dict(name=name, mean_err_mcse=mean_err, sd_rel_err=sd_err, rhat=rhat, divergences=div,
+                ess_per_s=ess / seconds, seconds=seconds, worst=worst, seed=seed)
+
+
+def median_row(runs):
+    """Per figure, the median over the runs (seeds); `runs` keeps each run's row."""
+    row = dict(name=runs[0]["name"], seeds=[r["seed"] for r in runs])
+    for key in ("mean_err_mcse", "sd_rel_err", "rhat", "divergences", "ess_per_s", "seconds"):
+        row[key] = float(np.median([r[key] for r in runs]))
+    row["worst"] = max(runs, key=lambda r: r["mean_err_mcse"])["worst"]
+    row["runs"] = runs
+    return row
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--only")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--only", help="a posterior name or its prefix, e.g. garch")
+    p.add_argument("--cheap", action="store_true", help="the four cheap posteriors .ci/run checks on the Rust side")
+    p.add_argument("--json", action="store_true", help="print the rows as one JSON line at the end")
+    p.add_argument("--out", help="write the rows as JSON to this file (examples/posteriordb.rs --numpyro FILE)")
     p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/data/posteriordb"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=1, help="runs per posterior (seeds seed, seed+1, ...); medians")
+    p.add_argument("--draws", type=int, default=1000, help="kept draws and warmup per chain")
     args = p.parse_args()
     ref_path = os.path.join(args.data, "reference.json")
     if not os.path.exists(ref_path):
         print(f"posteriordb skipped: {args.data} is absent")
         return
     reference = json.load(open(ref_path))
+    cheap = ALL[:4]
+    print(f"{'posterior':<40} {'mean/MCSE':>10} {'sd err':>8} {'R-hat':>7} {'div':>5} {'ESS/s':>9} {'time s':>8}  worst mean",
+          flush=True)
     rows = []
-    for name, refs in reference.items():
+    for name in ALL:
+        refs = reference[name]
         if args.only and not name.startswith(args.only):
             continue
-        file = name.split("-")[0]
-        data = json.load(open(os.path.join(args.data, "data", f"{file}.json")))
-        model, model_args = build(name, data)
-        mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4, progress_bar=False)
-        start = time.time()
-        mcmc.run(jax.random.PRNGKey(args.seed), *model_args, extra_fields=("diverging",))
-        seconds = time.time() - start
-        named = stan_names(mcmc.get_samples(group_by_chain=True))
-        mean_err = sd_err = rhat = 0.0
-        ess = math.inf
-        for param, r in refs.items():
-            x = named[param]
-            n_eff = float(effective_sample_size(x))
-            mcse = x.std() / math.sqrt(n_eff)
-            z = abs(x.mean() - r["mean"]) / math.sqrt(mcse**2 + r["sd"] ** 2 / r["n"])
-            mean_err = max(mean_err, z)
-            sd_err = max(sd_err, abs(x.std(ddof=1) / r["sd"] - 1))
-            rhat = max(rhat, float(split_gelman_rubin(x)))
-            ess = min(ess, n_eff)
-        div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
-        row = dict(name=name, mean_err_mcse=mean_err, sd_rel_err=sd_err, rhat=rhat, divergences=div,
-                   ess_per_s=ess / seconds, seconds=seconds)
+        if args.cheap and not name.startswith(cheap):
+            continue
+        runs = [run_one(name, refs, args.data, args.seed + i, args.draws) for i in range(args.repeats)]
+        row = median_row(runs) if args.repeats > 1 else runs[0]
         rows.append(row)
-        print(f"{name:<40} {mean_err:>10.2f} {100 * sd_err:>7.1f}% {rhat:>7.3f} {div:>5} {ess / seconds:>9.1f} {seconds:>8.1f}")
+        print(f"{name:<40} {row['mean_err_mcse']:>10.2f} {100 * row['sd_rel_err']:>7.1f}% {row['rhat']:>7.3f} "
+              f"{row['divergences']:>5.0f} {row['ess_per_s']:>9.1f} {row['seconds']:>8.1f}  {row['worst']}", flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(rows, f)
     if args.json:
         print(json.dumps(rows))
 

@@ -24,9 +24,12 @@
 //! Jacobian `factor!` is not a polynomial of degree ≤ 2 in the latents, nor is diamonds'
 //! Student-t `factor!` of sigma; nes1972 and the cheap four run through the tape).
 //!
-//! Flags: `--json` (one JSON line per posterior, then one with all), `--only NAME` (a posterior
+//! Flags: `--json` (one JSON line with all rows at the end), `--only NAME` (a posterior
 //! name or its prefix, e.g. `garch`), `--cheap`, `--data DIR`, `--seed N`, `--draws N` (kept
-//! draws and warmup per chain), `--no-tape` (the burn path for every posterior, to compare).
+//! draws and warmup per chain), `--no-tape` (the burn path for every posterior, to compare),
+//! `--repeats N` (seeds seed..seed+N-1, each figure's median), `--numpyro FILE` (the rows
+//! `bench/posteriordb_numpyro.py --out FILE` wrote, printed next to ours;
+//! `bench/posteriordb_side_by_side.sh` runs both).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -329,7 +332,8 @@ fn build(name: &str, data: &Json, device: &Device) -> (Boxed, Derive) {
     }
 }
 
-/// One posterior's figures.
+/// One posterior's figures (ours, or NumPyro's read back from `bench/posteriordb_numpyro.py --out`).
+#[derive(Clone)]
 struct Row {
     name: String,
     mean_err: f64,
@@ -433,6 +437,76 @@ fn run(
     })
 }
 
+/// Per figure, the median over runs of the same posterior (seeds `seed`, `seed + 1`, ...).
+fn median_row(runs: &[Row]) -> Row {
+    let median = |f: &dyn Fn(&Row) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        let m = v.len() / 2;
+        if v.len() % 2 == 1 {
+            v[m]
+        } else {
+            (v[m - 1] + v[m]) / 2.0
+        }
+    };
+    let worst = runs.iter().max_by(|a, b| a.mean_err.total_cmp(&b.mean_err)).expect("at least one run");
+    Row {
+        name: worst.name.clone(),
+        mean_err: median(&|r| r.mean_err),
+        sd_err: median(&|r| r.sd_err),
+        rhat: median(&|r| r.rhat),
+        divergences: median(&|r| r.divergences as f64).round() as usize,
+        ess_per_s: median(&|r| r.ess_per_s),
+        seconds: median(&|r| r.seconds),
+        worst: worst.worst.clone(),
+        grad_us: median(&|r| r.grad_us),
+        tape: worst.tape.clone(),
+    }
+}
+
+/// NumPyro's rows from the JSON file `bench/posteriordb_numpyro.py --out FILE` writes.
+fn numpyro_rows(path: &std::path::Path) -> std::result::Result<Vec<Row>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--numpyro {}: {e}", path.display()))?;
+    let rows: Json =
+        serde_json::from_str(&text).map_err(|e| format!("--numpyro {}: not JSON ({e})", path.display()))?;
+    let field = |r: &Json, k: &str| {
+        r[k].as_f64().ok_or_else(|| format!("--numpyro {}: a row without the number {k}", path.display()))
+    };
+    rows.as_array()
+        .ok_or_else(|| format!("--numpyro {}: expected a JSON array of rows", path.display()))?
+        .iter()
+        .map(|r| {
+            Ok(Row {
+                name: r["name"].as_str().unwrap_or_default().to_string(),
+                mean_err: field(r, "mean_err_mcse")?,
+                sd_err: field(r, "sd_rel_err")?,
+                rhat: field(r, "rhat")?,
+                divergences: field(r, "divergences")?.round() as usize,
+                ess_per_s: field(r, "ess_per_s")?,
+                seconds: field(r, "seconds")?,
+                worst: r["worst"].as_str().unwrap_or_default().to_string(),
+                grad_us: f64::NAN,
+                tape: "numpyro".to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The figures of one row, for the side-by-side table.
+fn figures(r: Option<&Row>) -> String {
+    match r {
+        Some(r) => format!(
+            "{:>9.2} {:>6.1}% {:>6.3} {:>4} {:>8.1}",
+            r.mean_err,
+            100.0 * r.sd_err,
+            r.rhat,
+            r.divergences,
+            r.ess_per_s
+        ),
+        None => format!("{:>38}", "(not run)"),
+    }
+}
+
 fn main() -> Result<()> {
     let mut json = false;
     let mut only: Option<String> = None;
@@ -441,8 +515,10 @@ fn main() -> Result<()> {
     let mut seed = 0u64;
     let mut draws = 1000usize;
     let mut tape = true;
+    let mut repeats = 1usize;
+    let mut numpyro: Option<PathBuf> = None;
     let mut cli = cli!(
-        "cargo run --example posteriordb -- [--json] [--only NAME] [--cheap] [--data DIR] [--seed N] [--draws N] [--no-tape]"
+        "cargo run --example posteriordb -- [--json] [--only NAME] [--cheap] [--data DIR] [--seed N] [--draws N] [--no-tape] [--repeats N] [--numpyro FILE]"
     );
     let usage = cli.usage();
     while let Some(arg) = cli.next() {
@@ -454,9 +530,18 @@ fn main() -> Result<()> {
             Long("seed") => seed = cli.value(),
             Long("draws") => draws = cli.value(),
             Long("no-tape") => tape = false,
+            Long("repeats") => repeats = cli.value(),
+            Long("numpyro") => numpyro = Some(PathBuf::from(cli.value::<String>())),
             _ => usage.fail(arg.unexpected()),
         }
     }
+    if repeats == 0 {
+        usage.fail("--repeats 0: run each posterior at least once (--repeats 3 reports medians of 3 seeds)");
+    }
+    let theirs = match &numpyro {
+        Some(path) => numpyro_rows(path).unwrap_or_else(|e| usage.fail(e)),
+        None => Vec::new(),
+    };
     if !dir.join("reference.json").exists() {
         println!("posteriordb skipped: {} is absent (see /work/shared/data/posteriordb/README.md)", dir.display());
         return Ok(());
@@ -491,7 +576,10 @@ fn main() -> Result<()> {
     );
     let mut rows = Vec::new();
     for name in names {
-        let row = run(name, &dir, &reference, &config, &device, tape)?;
+        let runs = (0..repeats as u64)
+            .map(|i| run(name, &dir, &reference, &config.clone().with_seed(seed + i), &device, tape))
+            .collect::<Result<Vec<Row>>>()?;
+        let row = median_row(&runs);
         println!(
             "{:<40} {:>10.2} {:>7.1}% {:>7.3} {:>5} {:>9.1} {:>8.1} {:>9.2}  {}, {}",
             row.name,
@@ -506,6 +594,15 @@ fn main() -> Result<()> {
             row.tape
         );
         rows.push(row);
+    }
+    if numpyro.is_some() {
+        let head = format!("{:>9} {:>7} {:>6} {:>4} {:>8}", "mean/MCSE", "sd err", "R-hat", "div", "ESS/s");
+        println!("\n{:<40} | {:^38} | {:^38}", "", "bayesburn", "NumPyro");
+        println!("{:<40} | {head} | {head}", "posterior");
+        for row in &rows {
+            let theirs = theirs.iter().find(|t| t.name == row.name);
+            println!("{:<40} | {} | {}", row.name, figures(Some(row)), figures(theirs));
+        }
     }
     if json {
         let all: Vec<String> = rows

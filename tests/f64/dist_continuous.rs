@@ -9,7 +9,8 @@
 use std::f64::consts::PI;
 
 use bayesburn::distributions::{
-    kl, kl_monte_carlo, Cauchy, Distribution, Entropy, Exponential, HalfCauchy, Logistic, Rsample, Uniform, Weibull,
+    kl, kl_monte_carlo, Cauchy, Distribution, Entropy, Exponential, HalfCauchy, Laplace, LogNormal, Logistic, Rsample,
+    Uniform, Weibull,
 };
 use bayesburn::noise;
 use burn::prelude::*;
@@ -280,10 +281,14 @@ fn invalid_parameters_are_typed_errors() {
         expect_invalid(Logistic::new(ok.clone(), v.clone()), "Logistic", "scale", shown);
         expect_invalid(Weibull::new(v.clone(), ok.clone()), "Weibull", "scale", shown);
         expect_invalid(Weibull::new(ok.clone(), v.clone()), "Weibull", "concentration", shown);
+        expect_invalid(Laplace::new(ok.clone(), v.clone()), "Laplace", "scale", shown);
+        expect_invalid(LogNormal::new(ok.clone(), v.clone()), "LogNormal", "scale", shown);
     }
     let nan = t1(&[0.0, f64::NAN, 0.0]);
     expect_invalid(Cauchy::new(nan.clone(), ok.clone()), "Cauchy", "loc", "NaN (at index [1])");
     expect_invalid(Logistic::new(nan.clone(), ok.clone()), "Logistic", "loc", "NaN (at index [1])");
+    expect_invalid(Laplace::new(nan.clone(), ok.clone()), "Laplace", "loc", "NaN (at index [1])");
+    expect_invalid(LogNormal::new(nan.clone(), ok.clone()), "LogNormal", "loc", "NaN (at index [1])");
     expect_invalid(Uniform::new(nan, t1(&[5.0; 3])), "Uniform", "low", "NaN (at index [1])");
     expect_invalid(Uniform::new(t1(&[0.0; 3]), t1(&[1.0, f64::INFINITY, 1.0])), "Uniform", "high", "inf");
     expect_invalid(
