@@ -8,8 +8,8 @@
 #           /work/shared/bench/peers/README.md says: jax[cpu]==0.10.2, numpyro==0.22.0)
 #   DATA    the posteriordb folder (default ../shared/data/posteriordb)
 # Not in .ci/run (no venv there). On the 2-core dev machine at load 15 (docs/PERFORMANCE.md):
-# NumPyro all eight once in 3.5 min; bayesburn --cheap in 5.7 min (release), while its
-# gp_pois_regr did not finish in 17 min (left open in issue 18). --repeats 3 triples both.
+# NumPyro all eight once in 3.5 min; bayesburn --cheap in 5.7 min (release), gp_pois_regr
+# 27 min (left open in issue 18). --repeats 3 triples both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/work/venv-numpyro/bin/python}
