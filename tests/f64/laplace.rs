@@ -104,6 +104,49 @@ fn fit(d: &Data, curvature: Curvature, lambda: f64, sigma: f64) -> LastLayerLapl
         .unwrap()
 }
 
+/// The exact posterior of `y = X' W + N(0, sigma^2)` under `N(0, I / lambda)`, per output: the
+/// precision `X'^T X' / sigma^2 + lambda I` and covariance (`H' x H'`, `H' = h + 1`) and the
+/// mean `Sigma X'^T y / sigma^2` (`[H', O]` row-major).
+pub(crate) fn exact_posterior(d: &Data, lambda: f64, sigma: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let hp = d.h + 1;
+    let mut prec = vec![0.0; hp * hp];
+    for r in d.xb.chunks_exact(hp) {
+        for i in 0..hp {
+            for j in 0..hp {
+                prec[i * hp + j] += r[i] * r[j] / (sigma * sigma);
+            }
+        }
+    }
+    for i in 0..hp {
+        prec[i * hp + i] += lambda;
+    }
+    let cov = inverse(&prec, hp);
+    let mut mean = vec![0.0; hp * d.o];
+    for i in 0..hp {
+        for a in 0..d.o {
+            mean[i * d.o + a] = (0..hp)
+                .map(|j| cov[i * hp + j] * (0..d.n).map(|r| d.xb[r * hp + j] * d.y[r * d.o + a]).sum::<f64>())
+                .sum::<f64>()
+                / (sigma * sigma);
+        }
+    }
+    (prec, cov, mean)
+}
+
+/// `block (x) I_o`: an `H' x H'` block per output, as a `P x P` matrix in the `[H', O]` layout.
+pub(crate) fn per_output(block: &[f64], hp: usize, o: usize) -> Vec<f64> {
+    let p = hp * o;
+    let mut full = vec![0.0; p * p];
+    for i in 0..hp {
+        for a in 0..o {
+            for j in 0..hp {
+                full[(i * o + a) * p + j * o + a] = block[i * hp + j];
+            }
+        }
+    }
+    full
+}
+
 pub(crate) fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
@@ -117,32 +160,8 @@ fn linear_gaussian_posterior_is_the_exact_bayesian_linear_regression() {
     let (lambda, sigma) = (0.7, 0.3);
     let hp = d.h + 1;
     // Exact: precision (X'^T X' / sigma^2 + lambda I) per output, mean Sigma X'^T y / sigma^2.
-    let mut prec = vec![0.0; hp * hp];
-    for r in d.xb.chunks_exact(hp) {
-        for i in 0..hp {
-            for j in 0..hp {
-                prec[i * hp + j] += r[i] * r[j] / (sigma * sigma);
-            }
-        }
-    }
-    for i in 0..hp {
-        prec[i * hp + i] += lambda;
-    }
-    let cov = inverse(&prec, hp);
-    let p = hp * d.o;
-    let mut mean = vec![0.0; p];
-    let mut full_cov = vec![0.0; p * p];
-    for i in 0..hp {
-        for a in 0..d.o {
-            let b: f64 = (0..hp)
-                .map(|j| cov[i * hp + j] * (0..d.n).map(|r| d.xb[r * hp + j] * d.y[r * d.o + a]).sum::<f64>())
-                .sum();
-            mean[i * d.o + a] = b / (sigma * sigma);
-            for j in 0..hp {
-                full_cov[(i * d.o + a) * p + j * d.o + a] = cov[i * hp + j];
-            }
-        }
-    }
+    let (_, cov, mean) = exact_posterior(&d, lambda, sigma);
+    let full_cov = per_output(&cov, hp, d.o);
     // The predictive at new points: mean x'^T mu, epistemic variance x'^T Sigma x', noise sigma^2.
     let test = [0.5, -1.0, 2.0, 3.0, 0.0, -2.0];
     let device = device();

@@ -5,7 +5,7 @@
 //! marginal; one layer is the last-layer Laplace; a two-layer GGN is built from the Jacobians
 //! that central differences give.
 
-use crate::laplace::{assert_close, data, inverse, linear, log_det, normals, Data};
+use crate::laplace::{assert_close, data, exact_posterior, inverse, linear, log_det, normals, per_output, Data};
 use crate::support::{device, host, tensor2};
 use bayesburn::laplace::{
     Activation, Curvature, DenseLaplace, DenseLaplaceConfig, Fisher, LastLayerLaplaceConfig, MAX_FULL_PARAMETERS,
@@ -17,37 +17,11 @@ use burn::tensor::TensorData;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// The exact posterior of `y = X' W + N(0, sigma^2)` under `N(0, I / lambda)`: the precision
-/// `(X'^T X' / sigma^2 + lambda I) (x) I_O` (`P x P` in the `[H', O]` row-major layout) and the
-/// mean `[H', O]`.
+/// The exact posterior's full precision `(X'^T X' / sigma^2 + lambda I) (x) I_O` (`P x P` in the
+/// `[H', O]` row-major layout) and its mean `[H', O]`.
 fn exact(d: &Data, lambda: f64, sigma: f64) -> (Vec<f64>, Vec<f64>) {
-    let hp = d.h + 1;
-    let mut prec = vec![0.0; hp * hp];
-    for r in d.xb.chunks_exact(hp) {
-        for i in 0..hp {
-            for j in 0..hp {
-                prec[i * hp + j] += r[i] * r[j] / (sigma * sigma);
-            }
-        }
-    }
-    for i in 0..hp {
-        prec[i * hp + i] += lambda;
-    }
-    let cov = inverse(&prec, hp);
-    let p = hp * d.o;
-    let (mut mean, mut full) = (vec![0.0; p], vec![0.0; p * p]);
-    for i in 0..hp {
-        for a in 0..d.o {
-            mean[i * d.o + a] = (0..hp)
-                .map(|j| cov[i * hp + j] * (0..d.n).map(|r| d.xb[r * hp + j] * d.y[r * d.o + a]).sum::<f64>())
-                .sum::<f64>()
-                / (sigma * sigma);
-            for j in 0..hp {
-                full[(i * d.o + a) * p + j * d.o + a] = prec[i * hp + j];
-            }
-        }
-    }
-    (full, mean)
+    let (prec, _, mean) = exact_posterior(d, lambda, sigma);
+    (per_output(&prec, d.h + 1, d.o), mean)
 }
 
 /// The one Linear layer holding `theta` (`[H', O]`, bias row last).
